@@ -1,0 +1,281 @@
+package domain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Content kinds of a replication: what the destination must receive.
+const (
+	ContentData          = "DATA"
+	ContentMetadata      = "METADATA"
+	ContentPutTagging    = "PUT_TAGGING"
+	ContentDeleteTagging = "DELETE_TAGGING"
+)
+
+// UserMetaPrefix starts the name of every user metadata field.
+const UserMetaPrefix = "x-amz-meta-"
+
+// ReplicaMetaKey and SourceVersionMetaKey are the user metadata a replica
+// carries at its destination; the second makes writes idempotent.
+const (
+	ReplicaMetaKey       = "scal-replication-status"
+	SourceVersionMetaKey = "scal-version-id"
+)
+
+// MaxMetadataBytes bounds the object metadata the service accepts (CloudServer
+// caps user metadata at 2 KiB; the whole document stays far below this).
+const MaxMetadataBytes = 1 << 20
+
+// Backend is the replication state of a version at one destination site.
+type Backend struct {
+	Site               string `json:"site"`
+	Status             Status `json:"status"`
+	DataStoreVersionID string `json:"dataStoreVersionId"`
+	// Reason says why the site FAILED; empty otherwise.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ReplicationInfo is the replicationInfo field of CloudServer's ObjectMD.
+type ReplicationInfo struct {
+	Status             Status    `json:"status"`
+	Backends           []Backend `json:"backends"`
+	Content            []string  `json:"content"`
+	Destination        string    `json:"destination"`
+	StorageClass       string    `json:"storageClass"`
+	Role               string    `json:"role"`
+	StorageType        string    `json:"storageType"`
+	DataStoreVersionID string    `json:"dataStoreVersionId"`
+}
+
+// ObjectVersion is one version of an object as its metadata describes it.
+type ObjectVersion struct {
+	Bucket         string
+	Key            string
+	VersionID      string
+	MicroVersionID string
+	Size           int64
+	ContentMD5     string
+	ContentType    string
+	LastModified   time.Time
+	UserMeta       map[string]string // without the x-amz-meta- prefix
+	Tags           map[string]string
+	IsDeleteMarker bool
+	Replication    ReplicationInfo
+}
+
+// Generation identifies the write that produced this metadata: a newer
+// write of the same version (tags, ACL, a retry) changes it, so an outcome
+// computed for an older generation can be recognised as stale.
+func (o ObjectVersion) Generation() string {
+	if o.MicroVersionID != "" {
+		return o.MicroVersionID
+	}
+	return o.LastModified.UTC().Format(time.RFC3339Nano)
+}
+
+// Site returns the backend of site, if the version is replicated there.
+func (o *ObjectVersion) Site(site string) (*Backend, bool) {
+	for i := range o.Replication.Backends {
+		if o.Replication.Backends[i].Site == site {
+			return &o.Replication.Backends[i], true
+		}
+	}
+	return nil, false
+}
+
+// IsReplica reports whether this version was written by replication.
+func (o ObjectVersion) IsReplica() bool {
+	return o.Replication.Status == StatusReplica
+}
+
+// PendingSites lists the sites this version still has to reach. A replica
+// has none: replicas are never replicated again.
+func (o ObjectVersion) PendingSites() []string {
+	if o.IsReplica() {
+		return nil
+	}
+	var sites []string
+	for _, b := range o.Replication.Backends {
+		if b.Status == StatusPending {
+			sites = append(sites, b.Site)
+		}
+	}
+	return sites
+}
+
+// NeedsData reports whether the destination must receive the data and not
+// only the metadata.
+func (o ObjectVersion) NeedsData() bool {
+	if len(o.Replication.Content) == 0 {
+		return !o.IsDeleteMarker
+	}
+	for _, c := range o.Replication.Content {
+		if c == ContentData {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrStaleOutcome says an outcome was computed for an older write of the
+// version than the one now stored; applying it would overwrite newer state.
+var ErrStaleOutcome = errors.New("outcome is older than the stored metadata")
+
+// ErrIllegalTransition says a site status change is not allowed.
+var ErrIllegalTransition = errors.New("illegal replication status transition")
+
+// SetSiteStatus moves one site to status next, recording the destination
+// version id or the failure reason, and recomputes the aggregate. Setting a
+// site to the status it already has is a no-op that returns changed=false.
+func (o *ObjectVersion) SetSiteStatus(site string, next Status, dstVersionID, reason string) (changed bool, err error) {
+	b, ok := o.Site(site)
+	if !ok {
+		return false, fmt.Errorf("version %s of %s/%s has no replication to site %q", o.VersionID, o.Bucket, o.Key, site)
+	}
+	if b.Status == next {
+		return false, nil
+	}
+	if !b.Status.CanBecome(next) {
+		return false, fmt.Errorf("%w: site %q from %s to %s", ErrIllegalTransition, site, b.Status, next)
+	}
+	b.Status = next
+	b.Reason = ""
+	switch next {
+	case StatusCompleted:
+		b.DataStoreVersionID = dstVersionID
+	case StatusFailed:
+		b.Reason = reason
+	}
+	o.Replication.Status = Aggregate(o.Replication.Backends)
+	return true, nil
+}
+
+// ParseObjectMD decodes CloudServer's ObjectMD JSON. It is tolerant of
+// fields it does not know and strict about the types of those it uses.
+func ParseObjectMD(bucket string, data []byte) (ObjectVersion, error) {
+	if len(data) > MaxMetadataBytes {
+		return ObjectVersion{}, fmt.Errorf("object metadata is %d bytes, over the %d limit", len(data), MaxMetadataBytes)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return ObjectVersion{}, fmt.Errorf("object metadata is not a JSON object: %w", err)
+	}
+	var md objectMD
+	if err := json.Unmarshal(data, &md); err != nil {
+		return ObjectVersion{}, fmt.Errorf("object metadata: %w", err)
+	}
+	o := ObjectVersion{
+		Bucket:         bucket,
+		Key:            md.Key,
+		VersionID:      md.VersionID,
+		MicroVersionID: md.MicroVersionID,
+		Size:           md.ContentLength,
+		ContentMD5:     md.ContentMD5,
+		ContentType:    md.ContentType,
+		Tags:           md.Tags,
+		IsDeleteMarker: md.IsDeleteMarker,
+		Replication:    md.ReplicationInfo,
+	}
+	if md.LastModified != "" {
+		t, err := time.Parse(time.RFC3339Nano, md.LastModified)
+		if err != nil {
+			return ObjectVersion{}, fmt.Errorf("object metadata field last-modified: %w", err)
+		}
+		o.LastModified = t
+	}
+	for k, v := range raw {
+		if !strings.HasPrefix(k, UserMetaPrefix) {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return ObjectVersion{}, fmt.Errorf("object metadata field %s is not a string", k)
+		}
+		if o.UserMeta == nil {
+			o.UserMeta = map[string]string{}
+		}
+		o.UserMeta[strings.TrimPrefix(k, UserMetaPrefix)] = s
+	}
+	if o.Size < 0 {
+		return ObjectVersion{}, fmt.Errorf("object metadata field content-length is negative (%d)", o.Size)
+	}
+	for i, b := range o.Replication.Backends {
+		if b.Site == "" {
+			return ObjectVersion{}, fmt.Errorf("object metadata field replicationInfo.backends[%d].site is empty", i)
+		}
+		if _, err := ParseStatus(string(b.Status)); err != nil {
+			return ObjectVersion{}, fmt.Errorf("object metadata field replicationInfo.backends[%d].status: %w", i, err)
+		}
+	}
+	if _, err := ParseStatus(string(o.Replication.Status)); err != nil {
+		return ObjectVersion{}, fmt.Errorf("object metadata field replicationInfo.status: %w", err)
+	}
+	return o, nil
+}
+
+// MarshalObjectMD encodes the version as CloudServer's ObjectMD JSON.
+func MarshalObjectMD(o ObjectVersion) ([]byte, error) {
+	md := objectMD{
+		Key:             o.Key,
+		VersionID:       o.VersionID,
+		MicroVersionID:  o.MicroVersionID,
+		ContentLength:   o.Size,
+		ContentMD5:      o.ContentMD5,
+		ContentType:     o.ContentType,
+		Tags:            o.Tags,
+		IsDeleteMarker:  o.IsDeleteMarker,
+		ReplicationInfo: o.Replication,
+	}
+	if md.Tags == nil {
+		md.Tags = map[string]string{}
+	}
+	if md.ReplicationInfo.Backends == nil {
+		md.ReplicationInfo.Backends = []Backend{}
+	}
+	if md.ReplicationInfo.Content == nil {
+		md.ReplicationInfo.Content = []string{}
+	}
+	if !o.LastModified.IsZero() {
+		md.LastModified = o.LastModified.UTC().Format(time.RFC3339Nano)
+	}
+	base, err := json.Marshal(md)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.UserMeta) == 0 {
+		return base, nil
+	}
+	// User metadata fields sit at the top level of ObjectMD.
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(base, &doc); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(o.UserMeta))
+	for k := range o.UserMeta {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v, _ := json.Marshal(o.UserMeta[k])
+		doc[UserMetaPrefix+k] = v
+	}
+	return json.Marshal(doc)
+}
+
+type objectMD struct {
+	Key             string            `json:"key"`
+	VersionID       string            `json:"versionId,omitempty"`
+	MicroVersionID  string            `json:"microVersionId,omitempty"`
+	ContentLength   int64             `json:"content-length"`
+	ContentMD5      string            `json:"content-md5"`
+	ContentType     string            `json:"content-type,omitempty"`
+	LastModified    string            `json:"last-modified,omitempty"`
+	Tags            map[string]string `json:"tags"`
+	IsDeleteMarker  bool              `json:"isDeleteMarker"`
+	ReplicationInfo ReplicationInfo   `json:"replicationInfo"`
+}

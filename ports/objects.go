@@ -1,0 +1,51 @@
+package ports
+
+import (
+	"context"
+	"io"
+)
+
+// ObjectSource reads object data from the source site.
+type ObjectSource interface {
+	// Open streams the data of one version. The caller closes the reader.
+	// Errors wrap domain.ErrPermanent when retrying cannot help (the
+	// version or bucket is gone, access is denied).
+	Open(ctx context.Context, bucket, key, versionID string) (io.ReadCloser, error)
+}
+
+// Replica describes what a destination must hold for one source version.
+type Replica struct {
+	Bucket          string // destination bucket
+	Key             string
+	SourceVersionID string
+	Size            int64
+	ContentType     string
+	ContentMD5      string
+	UserMeta        map[string]string
+	Tags            map[string]string
+	IsDeleteMarker  bool
+}
+
+// Destination is one destination site.
+type Destination interface {
+	// Put writes the replica with its data read from body (nil for a delete
+	// marker), marked as a replica of SourceVersionID, and returns the
+	// destination version id. It is idempotent: when the destination already
+	// holds a replica of SourceVersionID it writes nothing and returns that
+	// version's id. Memory use does not grow with the object's size.
+	// Errors wrap domain.ErrPermanent when retrying cannot help.
+	Put(ctx context.Context, r Replica, body io.Reader) (versionID string, err error)
+}
+
+// ReplicaReader lists what a destination holds; tests and checkers use it.
+type ReplicaReader interface {
+	// Replicas returns the replicas of key in bucket, oldest first.
+	Replicas(ctx context.Context, bucket, key string) ([]StoredReplica, error)
+}
+
+// StoredReplica is one version held by a destination.
+type StoredReplica struct {
+	Replica
+	VersionID string
+	Data      []byte
+}
