@@ -165,6 +165,9 @@ func ParseObjectMD(bucket string, data []byte) (ObjectVersion, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return ObjectVersion{}, fmt.Errorf("object metadata is not a JSON object: %w", err)
 	}
+	if raw == nil { // the JSON was null
+		return ObjectVersion{}, errors.New("object metadata is not a JSON object: null")
+	}
 	var md objectMD
 	if err := json.Unmarshal(data, &md); err != nil {
 		return ObjectVersion{}, fmt.Errorf("object metadata: %w", err)
@@ -185,6 +188,10 @@ func ParseObjectMD(bucket string, data []byte) (ObjectVersion, error) {
 		t, err := time.Parse(time.RFC3339Nano, md.LastModified)
 		if err != nil {
 			return ObjectVersion{}, fmt.Errorf("object metadata field last-modified: %w", err)
+		}
+		// MarshalObjectMD writes the time in UTC: it must stay a four-digit year.
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return ObjectVersion{}, fmt.Errorf("object metadata field last-modified %q is out of range", md.LastModified)
 		}
 		o.LastModified = t
 	}

@@ -1,0 +1,102 @@
+package mongometa
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
+
+	"github.com/openbackbeat/backbeat/domain"
+)
+
+// bucketInfo is the part of Arsenal's BucketInfo (lib/models/BucketInfo.ts,
+// serialize()) that replication reads.
+type bucketInfo struct {
+	Name                    string `json:"name"`
+	VersioningConfiguration *struct {
+		Status string `json:"Status"`
+	} `json:"versioningConfiguration"`
+	ReplicationConfiguration *replicationConfiguration `json:"replicationConfiguration"`
+}
+
+// replicationConfiguration is Arsenal's ReplicationConfiguration.getConfig():
+// one destination bucket ARN for the whole configuration, and rules naming
+// the destination sites in storageClass.
+type replicationConfiguration struct {
+	Role        string            `json:"role"`
+	Destination string            `json:"destination"`
+	Rules       []replicationRule `json:"rules"`
+}
+
+type replicationRule struct {
+	ID           string `json:"id"`
+	Prefix       string `json:"prefix"`
+	Enabled      bool   `json:"enabled"`
+	StorageClass string `json:"storageClass,omitempty"`
+}
+
+// decodeBucket converts a __metastore document to the domain.
+func decodeBucket(doc bson.Raw) (domain.Bucket, error) {
+	id, ok := doc.Lookup("_id").StringValueOK()
+	if !ok {
+		return domain.Bucket{}, errors.New("bucket document _id is not a string")
+	}
+	b := domain.Bucket{Name: id, VFormat: "v0"}
+	if f, ok := doc.Lookup("vFormat").StringValueOK(); ok && f != "" {
+		b.VFormat = f
+	}
+	if b.VFormat != "v0" && b.VFormat != "v1" {
+		return domain.Bucket{}, fmt.Errorf("bucket %q has unknown vFormat %q", id, b.VFormat)
+	}
+	v, err := doc.LookupErr("value")
+	if err != nil || v.Type == bsontype.Null {
+		return b, nil
+	}
+	data, err := ValueJSON(v)
+	if err != nil {
+		return domain.Bucket{}, fmt.Errorf("bucket %q value: %w", id, err)
+	}
+	var info bucketInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return domain.Bucket{}, fmt.Errorf("bucket %q value: %w", id, err)
+	}
+	if info.VersioningConfiguration != nil {
+		b.VersioningEnabled = info.VersioningConfiguration.Status == "Enabled"
+	}
+	if rc := info.ReplicationConfiguration; rc != nil {
+		cfg := &domain.ReplicationConfig{Role: rc.Role}
+		for _, r := range rc.Rules {
+			cfg.Rules = append(cfg.Rules, domain.ReplicationRule{
+				ID: r.ID, Enabled: r.Enabled, Prefix: r.Prefix,
+				DestinationBucket: rc.Destination, StorageClass: r.StorageClass,
+			})
+		}
+		b.Replication = cfg
+	}
+	return b, nil
+}
+
+// encodeReplication converts a domain configuration to the stored shape, or
+// nil (null) when there is none. The stored shape has one destination for
+// all rules, as S3 replication to a Scality destination does.
+func encodeReplication(c *domain.ReplicationConfig) (any, error) {
+	if c == nil {
+		return nil, nil
+	}
+	rc := replicationConfiguration{Role: c.Role, Rules: []replicationRule{}}
+	for i, r := range c.Rules {
+		if i == 0 {
+			rc.Destination = r.DestinationBucket
+		} else if r.DestinationBucket != rc.Destination {
+			return nil, fmt.Errorf("replication rules name different destination buckets (%q, %q): CloudServer stores one per configuration", rc.Destination, r.DestinationBucket)
+		}
+		rc.Rules = append(rc.Rules, replicationRule{ID: r.ID, Prefix: r.Prefix, Enabled: r.Enabled, StorageClass: r.StorageClass})
+	}
+	data, err := json.Marshal(rc)
+	if err != nil {
+		return nil, err
+	}
+	return valueBSON(data)
+}

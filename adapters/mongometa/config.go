@@ -1,0 +1,97 @@
+package mongometa
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultDatabase             = "metadata"
+	DefaultCheckpointCollection = "__backbeat_checkpoints"
+	DefaultTimeout              = 10 * time.Second
+	DefaultMaxAttempts          = 50
+)
+
+// Config configures the MongoDB metadata store.
+type Config struct {
+	// URI is the MongoDB connection string (mongodb:// or mongodb+srv://).
+	URI string `yaml:"uri"`
+	// Database holds CloudServer's metadata: __metastore and one
+	// collection per bucket.
+	Database string `yaml:"database"`
+	// CheckpointCollection stores journal checkpoints. Its name starts with
+	// "__" so that journal filters, like CloudServer's own, never take it
+	// for a bucket.
+	CheckpointCollection string `yaml:"checkpointCollection"`
+	// Timeout bounds each MongoDB operation (and server selection).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxAttempts bounds the compare-and-swap attempts of UpdateVersion
+	// before it gives up with ports.ErrConflict.
+	MaxAttempts int `yaml:"maxAttempts"`
+	// Logger receives warnings (malformed bucket documents); nil means
+	// slog.Default().
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.CheckpointCollection == "" {
+		c.CheckpointCollection = DefaultCheckpointCollection
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) at once.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	if !strings.HasPrefix(c.URI, "mongodb://") && !strings.HasPrefix(c.URI, "mongodb+srv://") {
+		errs = append(errs, fmt.Errorf("mongometa: uri %q must start with mongodb:// or mongodb+srv://", redactURI(c.URI)))
+	}
+	if strings.ContainsAny(c.Database, "/\\. \"$\x00") {
+		errs = append(errs, fmt.Errorf("mongometa: database %q contains a character MongoDB forbids", c.Database))
+	}
+	if strings.HasPrefix(c.CheckpointCollection, "system.") || strings.ContainsAny(c.CheckpointCollection, "$\x00") {
+		errs = append(errs, fmt.Errorf("mongometa: checkpointCollection %q is not a valid collection name", c.CheckpointCollection))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("mongometa: timeout %s is negative", c.Timeout))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("mongometa: maxAttempts %d is negative", c.MaxAttempts))
+	}
+	return errors.Join(errs...)
+}
+
+// redactURI hides the password of a connection string in messages.
+func redactURI(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return uri
+	}
+	creds, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return uri
+	}
+	user, _, hasPass := strings.Cut(creds, ":")
+	if !hasPass {
+		return uri
+	}
+	return scheme + "://" + user + ":***@" + host
+}

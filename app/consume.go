@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Topics names the bus topics of the pipeline.
+type Topics struct {
+	Entries    string // backbeat-replication
+	Status     string // backbeat-replication-status
+	Replay     string // backbeat-replication-replay
+	DeadLetter string // backbeat-dead-letter
+}
+
+// DefaultTopics are upstream's topic names, plus our dead-letter topic.
+var DefaultTopics = Topics{
+	Entries:    "backbeat-replication",
+	Status:     "backbeat-replication-status",
+	Replay:     "backbeat-replication-replay",
+	DeadLetter: "backbeat-dead-letter",
+}
+
+// task is the work planned for one delivery: it runs under key, at most one
+// per key at a time, and is dropped when a task with the same id is queued
+// or running.
+type task struct {
+	key, id string
+	run     func(ctx context.Context)
+}
+
+// consumer feeds deliveries of one topic to a KeyedRunner and acks them in
+// order through a Ledger once their task is done. A task that could not
+// finish because ctx ended must not call done: its delivery stays unacked
+// and is delivered again after a restart.
+type consumer struct {
+	sub         ports.Subscriber
+	topic       string
+	group       string
+	concurrency int
+	gate        *Gate
+	log         *slog.Logger
+	// plan turns a delivery into a task; a nil task means the delivery
+	// needs no work (skipped, or dead-lettered inside plan).
+	plan func(ctx context.Context, d *ports.Delivery) *task
+}
+
+func (c *consumer) run(ctx context.Context) error {
+	ch, err := c.sub.Subscribe(ctx, c.topic, c.group)
+	if err != nil {
+		return fmt.Errorf("subscribe to %s as %s: %w", c.topic, c.group, err)
+	}
+	ledger := NewLedger()
+	runner := NewKeyedRunner(c.concurrency)
+	defer runner.Wait()
+	for {
+		if c.gate != nil {
+			if err := c.gate.Wait(ctx); err != nil {
+				return nil
+			}
+		}
+		var d *ports.Delivery
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case d, ok = <-ch:
+		}
+		if !ok {
+			return nil
+		}
+		ledger.Track(d)
+		t := c.plan(ctx, d)
+		if t == nil {
+			ledger.Done(d)
+			continue
+		}
+		if !runner.Submit(t.key, t.id, func() {
+			t.run(ctx)
+			if ctx.Err() == nil {
+				ledger.Done(d)
+			}
+		}) {
+			c.log.Debug("dropped an entry identical to one in flight", "topic", c.topic, "id", t.id)
+			ledger.Done(d)
+		}
+	}
+}
+
+// Gate blocks consumers while their site is paused.
+type Gate struct {
+	mu      sync.Mutex
+	paused  bool
+	resumed chan struct{} // closed while running
+}
+
+// NewGate returns an open gate.
+func NewGate() *Gate {
+	ch := make(chan struct{})
+	close(ch)
+	return &Gate{resumed: ch}
+}
+
+// Set pauses or resumes.
+func (g *Gate) Set(paused bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if paused == g.paused {
+		return
+	}
+	g.paused = paused
+	if paused {
+		g.resumed = make(chan struct{})
+	} else {
+		close(g.resumed)
+	}
+}
+
+// Paused reports whether the gate is closed.
+func (g *Gate) Paused() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused
+}
+
+// Wait returns once the gate is open, or ctx's error.
+func (g *Gate) Wait(ctx context.Context) error {
+	g.mu.Lock()
+	ch := g.resumed
+	g.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DeadLetter is the record published to the dead-letter topic.
+type DeadLetter struct {
+	Reason  string            `json:"reason"`
+	Source  string            `json:"source"` // topic or "journal"
+	Key     string            `json:"key,omitempty"`
+	Payload string            `json:"payload"`
+	Headers map[string]string `json:"headers,omitempty"`
+	At      time.Time         `json:"at"`
+}
+
+// deadLetter publishes bad input with the reason it was rejected, retrying
+// until it is accepted or ctx ends: bad input is never dropped silently.
+func deadLetter(ctx context.Context, pub ports.Publisher, topic, source string, m ports.Message, reason error, log *slog.Logger) error {
+	rec := DeadLetter{Reason: reason.Error(), Source: source, Key: m.Key, Payload: string(m.Payload), Headers: m.Headers, At: time.Now().UTC()}
+	payload, _ := json.Marshal(rec)
+	log.Warn("dead-lettered bad input", "source", source, "key", m.Key, "reason", rec.Reason)
+	return retryForever(ctx, func() error {
+		return pub.Publish(ctx, topic, ports.Message{Key: m.Key, Payload: payload})
+	}, log, "publish to dead-letter topic")
+}
+
+// retryForever retries fn with capped backoff until it succeeds or ctx ends.
+// It serves effects that must happen (a status write, a publish) where
+// giving up would lose work.
+func retryForever(ctx context.Context, fn func() error, log *slog.Logger, what string) error {
+	delay := 50 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		log.Warn("retrying", "what", what, "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// traceContext extracts the trace context carried in message headers.
+func traceContext(ctx context.Context, headers map[string]string) context.Context {
+	return otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(headers))
+}
+
+// traceHeaders returns headers carrying ctx's trace context.
+func traceHeaders(ctx context.Context) map[string]string {
+	h := map[string]string{}
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
+	return h
+}
+
+var tracer = otel.Tracer("github.com/openbackbeat/backbeat/app")

@@ -1,0 +1,246 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Populator tails the metadata journal and publishes one replication entry
+// per object version that is PENDING for some site. It saves the journal
+// position only after the bus accepted everything before it, so a crash
+// repeats entries (the replicators are idempotent) but never skips one.
+type Populator struct {
+	Journal     ports.Journal
+	Checkpoints ports.Checkpoints
+	Metadata    ports.MetadataStore
+	Publisher   ports.Publisher
+	Metrics     ports.MetricsRecorder // optional
+	Topics      Topics
+	// Sites are the destination sites this service replicates to; a version
+	// naming another site fails for that site with a clear reason.
+	Sites []string
+	// CheckpointName names this populator's saved position.
+	CheckpointName string
+	BatchSize      int
+	// BucketCacheTTL bounds how long a bucket's configuration is reused.
+	BucketCacheTTL time.Duration
+	Log            *slog.Logger
+
+	mu      sync.Mutex
+	buckets map[string]cachedBucket
+}
+
+type cachedBucket struct {
+	b   domain.Bucket
+	err error
+	at  time.Time
+}
+
+// Run publishes entries until ctx ends.
+func (p *Populator) Run(ctx context.Context) error {
+	if p.BatchSize <= 0 {
+		p.BatchSize = 1000
+	}
+	if p.CheckpointName == "" {
+		p.CheckpointName = "populator"
+	}
+	from, err := p.Checkpoints.Load(ctx, p.CheckpointName)
+	if err != nil {
+		return fmt.Errorf("load populator checkpoint: %w", err)
+	}
+	cur, err := p.Journal.Open(ctx, from)
+	if err != nil {
+		return fmt.Errorf("open journal: %w", err)
+	}
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	for {
+		events, err := cur.Next(ctx, p.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read journal: %w", err)
+		}
+		if err := p.process(ctx, events); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// process publishes the entries of a batch of events, then checkpoints.
+func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) error {
+	var msgs []ports.Message
+	var queued []queuedSite
+	for _, ev := range events {
+		m, sites, err := p.entryFor(ctx, ev)
+		if err != nil {
+			if domain.Classify(err) != domain.Poison {
+				return err
+			}
+			bad := ports.Message{Key: domain.OrderingKey(ev.Bucket, ev.Key), Payload: ev.Value}
+			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", bad, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, err), p.Log); err != nil {
+				return err
+			}
+			continue
+		}
+		if m != nil {
+			msgs = append(msgs, *m)
+			queued = append(queued, sites...)
+		}
+	}
+	if len(msgs) > 0 {
+		if err := retryForever(ctx, func() error { return p.Publisher.Publish(ctx, p.Topics.Entries, msgs...) }, p.Log, "publish entries"); err != nil {
+			return err
+		}
+	}
+	for _, q := range queued {
+		recordMetric(ctx, p.Metrics, p.Log, q.site, ports.MetricQueued, q.bytes)
+	}
+	last := events[len(events)-1].Position
+	return retryForever(ctx, func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }, p.Log, "save checkpoint")
+}
+
+type queuedSite struct {
+	site  string
+	bytes int64
+}
+
+// entryFor decides what one journal event produces: nothing (a master key,
+// a version with nothing PENDING, a replica), an entry, or a poison error.
+func (p *Populator) entryFor(ctx context.Context, ev ports.JournalEvent) (*ports.Message, []queuedSite, error) {
+	key, vid, isVersion := domain.SplitVersionedKey(ev.Key)
+	if !isVersion || key == "" {
+		return nil, nil, nil // masters repeat their latest version's event
+	}
+	obj, err := domain.ParseObjectMD(ev.Bucket, ev.Value)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", domain.ErrPoison, err)
+	}
+	obj.Key, obj.VersionID = key, vid
+	if obj.Replication.Status != domain.StatusPending {
+		return nil, nil, nil // only new writes are queued; REPLICA never is
+	}
+	pending := obj.PendingSites()
+	if len(pending) == 0 {
+		return nil, nil, nil
+	}
+	refused, err := p.refusedSites(ctx, obj, pending)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(refused) > 0 {
+		if err := p.failSites(ctx, obj, refused); err != nil {
+			return nil, nil, err
+		}
+		pending = slices.DeleteFunc(pending, func(s string) bool { _, bad := refused[s]; return bad })
+		if len(pending) == 0 {
+			return nil, nil, nil
+		}
+	}
+	ctx, span := tracer.Start(ctx, "populate")
+	span.SetAttributes(attribute.String("bucket", obj.Bucket), attribute.String("key", key), attribute.String("version", vid))
+	defer span.End()
+	entry := domain.NewEntry(ev.Bucket, ev.Key, ev.Value)
+	var bytes int64
+	if obj.NeedsData() {
+		bytes = obj.Size
+	}
+	sites := make([]queuedSite, 0, len(pending))
+	for _, s := range pending {
+		sites = append(sites, queuedSite{site: s, bytes: bytes})
+	}
+	return &ports.Message{Key: entry.OrderingKey(), Payload: entry.Encode(), Headers: traceHeaders(ctx)}, sites, nil
+}
+
+// refusedSites returns, with the reason, the pending sites this version
+// must not be replicated to: the bucket no longer replicates the key, or the
+// site is not one this service knows.
+func (p *Populator) refusedSites(ctx context.Context, obj domain.ObjectVersion, pending []string) (map[string]string, error) {
+	refused := map[string]string{}
+	b, err := p.bucket(ctx, obj.Bucket)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		for _, s := range pending {
+			refused[s] = "source bucket does not exist"
+		}
+		return refused, nil
+	case err != nil:
+		return nil, fmt.Errorf("read bucket %s: %w", obj.Bucket, err)
+	}
+	rule, ok := b.RuleFor(obj.Key)
+	for _, s := range pending {
+		switch {
+		case !ok:
+			refused[s] = "replication disabled for object: versioning off or no enabled rule matches the key"
+		case !slices.Contains(rule.Sites(), s):
+			refused[s] = fmt.Sprintf("replication rule %q does not replicate to site %q", rule.ID, s)
+		case !slices.Contains(p.Sites, s):
+			refused[s] = fmt.Sprintf("unknown site %q: not configured in this service", s)
+		}
+	}
+	return refused, nil
+}
+
+// failSites marks sites FAILED with their reason, so that the version is
+// never left PENDING forever (upstream's weakness).
+func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, refused map[string]string) error {
+	gen := obj.Generation()
+	_, err := p.Metadata.UpdateVersion(ctx, obj.Bucket, obj.Key, obj.VersionID, func(v *domain.ObjectVersion) error {
+		if v.Generation() != gen {
+			return domain.ErrStaleOutcome
+		}
+		for site, reason := range refused {
+			if _, err := v.SetSiteStatus(site, domain.StatusFailed, "", reason); err != nil && !errors.Is(err, domain.ErrIllegalTransition) {
+				return err
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, domain.ErrStaleOutcome), errors.Is(err, ports.ErrNotFound):
+		return nil // a newer write or a delete superseded this event
+	case err != nil:
+		return fmt.Errorf("mark refused sites FAILED on %s/%s %s: %w", obj.Bucket, obj.Key, obj.VersionID, err)
+	}
+	for site, reason := range refused {
+		p.Log.Warn("version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", site, "reason", reason)
+	}
+	return nil
+}
+
+func (p *Populator) bucket(ctx context.Context, name string) (domain.Bucket, error) {
+	ttl := p.BucketCacheTTL
+	if ttl == 0 {
+		ttl = 2 * time.Second
+	}
+	p.mu.Lock()
+	c, ok := p.buckets[name]
+	p.mu.Unlock()
+	if ok && time.Since(c.at) < ttl {
+		return c.b, c.err
+	}
+	b, err := p.Metadata.Bucket(ctx, name)
+	if err != nil && !errors.Is(err, ports.ErrNotFound) {
+		return b, err // do not cache transient failures
+	}
+	p.mu.Lock()
+	if p.buckets == nil {
+		p.buckets = map[string]cachedBucket{}
+	}
+	p.buckets[name] = cachedBucket{b: b, err: err, at: time.Now()}
+	p.mu.Unlock()
+	return b, err
+}

@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Replicator copies the versions queued for one destination site. Entries
+// of one key run one at a time in order, an entry identical to one in
+// flight is dropped, different keys run concurrently, and an entry is
+// acknowledged only after its outcome is published.
+type Replicator struct {
+	Site        string
+	Subscriber  ports.Subscriber
+	Publisher   ports.Publisher
+	Source      ports.ObjectSource
+	Destination ports.Destination
+	Control     ports.SiteControl // optional: pause/resume
+	Topics      Topics
+	// Group prefixes the consumer groups: <Group>-<site>, and
+	// <Group>-replay-<site> for the replay topic.
+	Group       string
+	Concurrency int
+	Retry       domain.RetryPolicy
+	// MaxReplays is how many times an entry whose retries are spent goes
+	// through the replay topic before its site is marked FAILED.
+	MaxReplays int
+	// ReplayDelay is how long a replayed entry waits before its next try.
+	ReplayDelay time.Duration
+	Log         *slog.Logger
+
+	gate *Gate
+}
+
+// Run consumes the entry and replay topics until ctx ends, then waits for
+// the copies in flight.
+func (r *Replicator) Run(ctx context.Context) error {
+	if r.Concurrency <= 0 {
+		r.Concurrency = 16
+	}
+	if r.Group == "" {
+		r.Group = "backbeat-replication"
+	}
+	r.gate = NewGate()
+	errc := make(chan error, 3)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r.Control != nil {
+		states, err := r.Control.Watch(ctx, r.Site)
+		if err != nil {
+			return fmt.Errorf("watch state of site %s: %w", r.Site, err)
+		}
+		if st, ok := <-states; ok { // start paused if the stored state says so
+			r.applyState(ctx, st)
+		}
+		go r.followState(ctx, states)
+	}
+	for _, c := range []*consumer{
+		{topic: r.Topics.Entries, group: r.Group + "-" + r.Site},
+		{topic: r.Topics.Replay, group: r.Group + "-replay-" + r.Site},
+	} {
+		c.sub, c.concurrency, c.gate, c.log, c.plan = r.Subscriber, r.Concurrency, r.gate, r.Log, r.plan
+		go func() { errc <- c.run(ctx) }()
+	}
+	err := errors.Join(<-errc)
+	cancel()
+	return errors.Join(err, <-errc)
+}
+
+// Paused reports whether the replicator is paused now.
+func (r *Replicator) Paused() bool { return r.gate != nil && r.gate.Paused() }
+
+func (r *Replicator) followState(ctx context.Context, states <-chan ports.SiteState) {
+	for st := range states {
+		r.applyState(ctx, st)
+	}
+}
+
+// applyState pauses or resumes consumption, and arms a scheduled resume.
+func (r *Replicator) applyState(ctx context.Context, st ports.SiteState) {
+	r.gate.Set(st.Paused)
+	r.Log.Info("site state", "site", r.Site, "paused", st.Paused, "scheduledResume", st.ScheduledResume)
+	if !st.Paused || st.ScheduledResume.IsZero() {
+		return
+	}
+	at := st.ScheduledResume
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(at)):
+		}
+		// Every replicator of the site may fire: resuming twice is harmless,
+		// and a pause set since then (no schedule, or another one) wins.
+		cur, err := r.Control.State(ctx, r.Site)
+		if err != nil || !cur.Paused || !cur.ScheduledResume.Equal(at) {
+			return
+		}
+		if err := r.Control.SetState(ctx, r.Site, ports.SiteState{}); err != nil {
+			r.Log.Error("scheduled resume", "site", r.Site, "err", err)
+		}
+	}()
+}
+
+// plan decides what a delivery needs: nothing, a dead letter, or a copy.
+func (r *Replicator) plan(ctx context.Context, d *ports.Delivery) *task {
+	entry, obj, err := domain.DecodeEntry(d.Payload)
+	if err != nil {
+		if err := deadLetter(ctx, r.Publisher, r.Topics.DeadLetter, r.Topics.Entries, d.Message, err, r.Log); err != nil {
+			return &task{key: "dead-letter", id: fmt.Sprint(d.Partition, d.Offset), run: func(context.Context) {}}
+		}
+		return nil
+	}
+	if entry.Site != "" && entry.Site != r.Site {
+		return nil
+	}
+	b, ok := obj.Site(r.Site)
+	if !ok || b.Status != domain.StatusPending || obj.IsReplica() {
+		return nil // not for this site, already done, or a replica
+	}
+	return &task{
+		key: entry.OrderingKey(),
+		id:  entry.Bucket + "/" + entry.Key + ":" + obj.Generation(),
+		run: func(ctx context.Context) { r.replicate(ctx, d, entry, obj) },
+	}
+}
+
+// replicate copies one version, retrying transient errors, and publishes
+// its outcome (or its replay). It returns without publishing only when ctx
+// ends, leaving the delivery unacknowledged for redelivery.
+func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry domain.Entry, obj domain.ObjectVersion) {
+	if entry.NotBefore > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(time.UnixMilli(entry.NotBefore))):
+		}
+	}
+	ctx, span := tracer.Start(traceContext(ctx, d.Headers), "replicate",
+		trace.WithAttributes(attribute.String("site", r.Site), attribute.String("bucket", obj.Bucket),
+			attribute.String("key", obj.Key), attribute.String("version", obj.VersionID)))
+	defer span.End()
+
+	start := time.Now()
+	var dstVersion string
+	var err error
+	attempts := 0
+	for {
+		attempts++
+		dstVersion, err = r.copy(ctx, obj)
+		if err == nil || ctx.Err() != nil || !r.Retry.ShouldRetry(err, attempts, time.Since(start)) {
+			break
+		}
+		delay := r.Retry.Delay(attempts)
+		r.Log.Info("retrying copy", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "attempt", attempts, "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+	if ctx.Err() != nil {
+		return // shutting down: the entry will be delivered again
+	}
+	out := domain.NewOutcome(obj, r.Site, domain.StatusCompleted)
+	out.Attempts = attempts
+	switch {
+	case err == nil:
+		out.DataStoreVersionID = dstVersion
+	case domain.Classify(err) == domain.Transient && entry.ReplayCount < r.MaxReplays:
+		r.replay(ctx, entry, err)
+		return
+	default:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		out.Status = domain.StatusFailed
+		out.Reason = fmt.Sprintf("%s error after %d attempts: %v", domain.Classify(err), attempts, err)
+	}
+	msg := ports.Message{Key: out.OrderingKey(), Payload: out.Encode(), Headers: traceHeaders(ctx)}
+	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Status, msg) }, r.Log, "publish outcome")
+}
+
+// replay sends an entry whose retries are spent to the replay topic, to be
+// tried again after ReplayDelay.
+func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error) {
+	entry.Site = r.Site
+	entry.ReplayCount++
+	entry.NotBefore = time.Now().Add(r.ReplayDelay).UnixMilli()
+	r.Log.Warn("replaying entry later", "site", r.Site, "bucket", entry.Bucket, "key", entry.Key, "replay", entry.ReplayCount, "err", cause)
+	msg := ports.Message{Key: entry.OrderingKey(), Payload: entry.Encode(), Headers: traceHeaders(ctx)}
+	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Replay, msg) }, r.Log, "publish replay")
+}
+
+// copy streams one version from the source to the destination.
+func (r *Replicator) copy(ctx context.Context, obj domain.ObjectVersion) (string, error) {
+	rule := domain.ReplicationRule{DestinationBucket: obj.Replication.Destination}
+	dstBucket := rule.DestinationBucketName()
+	if dstBucket == "" {
+		return "", fmt.Errorf("%w: version has no destination bucket", domain.ErrPermanent)
+	}
+	replica := ports.Replica{
+		Bucket: dstBucket, Key: obj.Key, SourceVersionID: obj.VersionID, Size: obj.Size,
+		ContentType: obj.ContentType, ContentMD5: obj.ContentMD5, UserMeta: obj.UserMeta, Tags: obj.Tags,
+		IsDeleteMarker: obj.IsDeleteMarker,
+	}
+	var body io.Reader
+	if !obj.IsDeleteMarker {
+		_, rspan := tracer.Start(ctx, "read", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
+		rc, err := r.Source.Open(ctx, obj.Bucket, obj.Key, obj.VersionID)
+		rspan.End()
+		if err != nil {
+			return "", fmt.Errorf("read source: %w", err)
+		}
+		defer rc.Close()
+		body = rc
+	}
+	wctx, wspan := tracer.Start(ctx, "write", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
+	defer wspan.End()
+	v, err := r.Destination.Put(wctx, replica, body)
+	if err != nil {
+		wspan.RecordError(err)
+		return "", fmt.Errorf("write to site %s: %w", r.Site, err)
+	}
+	return v, nil
+}

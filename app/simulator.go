@@ -1,0 +1,74 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// SourceObjects stores object data on the source site the way the source
+// S3 service does; the simulator writes through it.
+type SourceObjects interface {
+	EnsureVersionedBucket(ctx context.Context, bucket string) error
+	PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, contentType string, meta, tags map[string]string) (versionID string, err error)
+}
+
+// Simulator plays CloudServer's part for local use and tests: it writes
+// object data to the source S3 and the object's metadata, with its
+// replicationInfo PENDING, to the metadata store.
+type Simulator struct {
+	Metadata ports.MetadataWriter
+	Objects  SourceObjects
+}
+
+// CreateBucket creates the versioned source bucket and records its
+// attributes and replication configuration.
+func (s *Simulator) CreateBucket(ctx context.Context, b domain.Bucket) error {
+	if err := s.Objects.EnsureVersionedBucket(ctx, b.Name); err != nil {
+		return fmt.Errorf("create source bucket %s: %w", b.Name, err)
+	}
+	if err := s.Metadata.PutBucket(ctx, b); err != nil {
+		return fmt.Errorf("record bucket %s: %w", b.Name, err)
+	}
+	return nil
+}
+
+// PutObject writes one new version of key, as CloudServer does: data first,
+// then metadata carrying the replication the bucket's rules ask for.
+func (s *Simulator) PutObject(ctx context.Context, b domain.Bucket, key string, data []byte, contentType string, meta, tags map[string]string) (domain.ObjectVersion, error) {
+	vid, err := s.Objects.PutObject(ctx, b.Name, key, bytes.NewReader(data), int64(len(data)), contentType, meta, tags)
+	if err != nil {
+		return domain.ObjectVersion{}, fmt.Errorf("put %s/%s data: %w", b.Name, key, err)
+	}
+	sum := md5.Sum(data)
+	v := domain.ObjectVersion{
+		Bucket: b.Name, Key: key, VersionID: vid, MicroVersionID: randomID(),
+		Size: int64(len(data)), ContentMD5: hex.EncodeToString(sum[:]), ContentType: contentType,
+		LastModified: time.Now().UTC(), UserMeta: meta, Tags: tags,
+	}
+	if rule, ok := b.RuleFor(key); ok {
+		role := ""
+		if b.Replication != nil {
+			role = b.Replication.Role
+		}
+		v.Replication = domain.NewReplicationInfo(rule, role, len(data) > 0)
+	}
+	if err := s.Metadata.PutVersion(ctx, v); err != nil {
+		return domain.ObjectVersion{}, fmt.Errorf("put %s/%s metadata: %w", b.Name, key, err)
+	}
+	return v, nil
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

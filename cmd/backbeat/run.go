@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openbackbeat/backbeat/app"
+)
+
+const usage = `usage: backbeat <command> [flags]
+
+Roles (each runs until SIGINT/SIGTERM, then drains and stops):
+  populator    tail the metadata journal and publish replication entries
+  replicator   copy entries to destination sites (--site NAME, default all)
+  status       apply replication outcomes to the source metadata
+  api          serve the operator HTTP API
+  all          every role in one process
+
+Tools:
+  simulate     play CloudServer: create demo buckets and write objects
+  config       print the effective configuration (secrets masked)
+
+Common flags: --config FILE (YAML; BACKBEAT_* environment variables override it)
+`
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Print(usage)
+		return nil
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	configPath := fs.String("config", os.Getenv("BACKBEAT_CONFIG"), "configuration file (YAML)")
+	site := fs.String("site", "", "replicator: the site to serve (default: every configured site)")
+	demo := fs.Int("demo", 0, "all: write this many demo objects once started (memory backend)")
+	objects := fs.Int("objects", 20, "simulate: objects to write")
+	size := fs.Int("size", 4096, "simulate: bytes per object")
+	buckets := fs.Int("buckets", 1, "simulate: buckets to spread objects over")
+	wait := fs.Duration("wait", 0, "simulate: wait up to this long for every object to complete, printing progress")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath, os.Environ())
+	if err != nil {
+		return err
+	}
+	log := newLogger(os.Stderr, cfg.Log.Level)
+	switch cmd {
+	case "config":
+		return printConfig(os.Stdout, cfg)
+	case "populator", "replicator", "status", "api", "all":
+		return runRoles(ctx, cfg, log, cmd, *site, *demo)
+	case "simulate":
+		w, err := wire(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer w.close()
+		return simulate(ctx, w, cfg, os.Stdout, simulateOptions{objects: *objects, size: *size, buckets: *buckets, wait: *wait})
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// runRoles wires the adapters once and runs the chosen roles until ctx
+// ends; then every role drains, and the adapters close in reverse order.
+func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site string, demo int) error {
+	w, err := wire(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	shutdownTelemetry, err := setupTelemetry(ctx, cfg.Telemetry)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdownTelemetry(sctx)
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	start := func(name string, fn func(context.Context) error) {
+		g.Go(func() error {
+			log.Info("role started", "role", name)
+			err := fn(gctx)
+			log.Info("role stopped", "role", name, "err", err)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	all := role == "all"
+	if all || role == "populator" {
+		start("populator", populator(w, cfg, log).Run)
+	}
+	if all || role == "replicator" {
+		sites := cfg.SiteNames()
+		if site != "" {
+			if _, ok := w.dests[site]; !ok {
+				return fmt.Errorf("--site %q is not a configured site (have %s)", site, strings.Join(sites, ", "))
+			}
+			sites = []string{site}
+		}
+		for _, s := range sites {
+			start("replicator "+s, replicator(w, cfg, log, s).Run)
+		}
+	}
+	if all || role == "status" {
+		start("status", statusApplier(w, cfg, log).Run)
+	}
+	if all || role == "api" {
+		start("api", func(ctx context.Context) error { return serveAPI(ctx, w, cfg, log) })
+	}
+	if demo > 0 {
+		g.Go(func() error {
+			return simulate(gctx, w, cfg, os.Stdout, simulateOptions{objects: demo, size: 4096, buckets: 1, wait: 5 * time.Minute})
+		})
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func topics(cfg Config) app.Topics { return app.Topics(cfg.Topics) }
+
+func populator(w *wiring, cfg Config, log *slog.Logger) *app.Populator {
+	return &app.Populator{
+		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
+		Topics: topics(cfg), Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
+		BatchSize: cfg.Populator.BatchSize, Log: log.With("role", "populator"),
+	}
+}
+
+func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Replicator {
+	return &app.Replicator{
+		Site: site, Subscriber: w.sub, Publisher: w.pub, Source: w.source, Destination: w.dests[site], Control: w.control,
+		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix, Concurrency: cfg.Replication.Concurrency,
+		Retry: cfg.RetryPolicy(), MaxReplays: cfg.Replication.MaxReplays, ReplayDelay: cfg.Replication.ReplayDelay,
+		Log: log.With("role", "replicator", "site", site),
+	}
+}
+
+func statusApplier(w *wiring, cfg Config, log *slog.Logger) *app.StatusApplier {
+	return &app.StatusApplier{
+		Subscriber: w.sub, Publisher: w.pub, Metadata: w.metadata, Failures: w.failures, Metrics: w.metrics,
+		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix + "-status", Concurrency: cfg.Replication.Concurrency,
+		Log: log.With("role", "status"),
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/domain"
+)
+
+type simulateOptions struct {
+	objects, size, buckets int
+	wait                   time.Duration
+}
+
+// bucketMaker creates versioned buckets on an S3 endpoint.
+type bucketMaker interface {
+	EnsureVersionedBucket(ctx context.Context, bucket string) error
+}
+
+// simulate plays CloudServer: it creates demo buckets replicating to every
+// site, writes objects, and optionally follows them until they complete.
+func simulate(ctx context.Context, w *wiring, cfg Config, out io.Writer, o simulateOptions) error {
+	sim := &app.Simulator{Metadata: w.writer, Objects: w.sourceObjects}
+	sites := cfg.SiteNames()
+	var bs []domain.Bucket
+	for i := range max(o.buckets, 1) {
+		name := fmt.Sprintf("demo-%d", i+1)
+		b := domain.Bucket{Name: name, VersioningEnabled: true, VFormat: "v0", Replication: &domain.ReplicationConfig{
+			Role: "arn:aws:iam::000000000000:role/backbeat-demo",
+			Rules: []domain.ReplicationRule{{ID: "demo", Enabled: true, DestinationBucket: domain.DestinationBucketPrefix + name + "-replica", StorageClass: strings.Join(sites, ",")}},
+		}}
+		for _, site := range sites {
+			if err := w.destBuckets[site].EnsureVersionedBucket(ctx, name+"-replica"); err != nil {
+				return fmt.Errorf("create destination bucket %s-replica at %s: %w", name, site, err)
+			}
+		}
+		if err := sim.CreateBucket(ctx, b); err != nil {
+			return err
+		}
+		bs = append(bs, b)
+	}
+	var written []domain.ObjectVersion
+	data := make([]byte, o.size)
+	for i := range o.objects {
+		_, _ = rand.Read(data)
+		b := bs[i%len(bs)]
+		v, err := sim.PutObject(ctx, b, fmt.Sprintf("object-%05d", i), data, "application/octet-stream",
+			map[string]string{"demo": "yes"}, map[string]string{"origin": "simulator"})
+		if err != nil {
+			return err
+		}
+		written = append(written, v)
+	}
+	fmt.Fprintf(out, "wrote %d objects of %d bytes to %d bucket(s), replicating to %s\n", len(written), o.size, len(bs), strings.Join(sites, ", "))
+	if o.wait <= 0 {
+		return nil
+	}
+	return follow(ctx, w, out, written, o.wait)
+}
+
+// follow prints replication progress until every version is COMPLETED or
+// FAILED, or the wait is over.
+func follow(ctx context.Context, w *wiring, out io.Writer, written []domain.ObjectVersion, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	start := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		counts := map[domain.Status]int{}
+		for _, v := range written {
+			cur, err := w.metadata.Version(ctx, v.Bucket, v.Key, v.VersionID)
+			if err != nil {
+				return fmt.Errorf("read status of %s/%s: %w", v.Bucket, v.Key, err)
+			}
+			counts[cur.Replication.Status]++
+		}
+		done := counts[domain.StatusCompleted] + counts[domain.StatusFailed]
+		fmt.Fprintf(out, "[%5.1fs] completed %d/%d  failed %d  in progress %d\n", time.Since(start).Seconds(),
+			counts[domain.StatusCompleted], len(written), counts[domain.StatusFailed], len(written)-done)
+		if done == len(written) {
+			if counts[domain.StatusFailed] > 0 {
+				return fmt.Errorf("%d objects FAILED to replicate: see `backbeat ctl failed list`", counts[domain.StatusFailed])
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("gave up after %s: %d of %d objects not done", wait, len(written)-done, len(written))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

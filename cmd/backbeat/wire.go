@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// wiring holds one adapter per port, built once at start.
+type wiring struct {
+	journal       ports.Journal
+	checkpoints   ports.Checkpoints
+	metadata      ports.MetadataStore
+	writer        ports.MetadataWriter
+	pub           ports.Publisher
+	sub           ports.Subscriber
+	source        ports.ObjectSource
+	sourceObjects app.SourceObjects
+	dests         map[string]ports.Destination
+	destBuckets   map[string]bucketMaker
+	failures      ports.FailureStore
+	locker        ports.Locker
+	metrics       ports.MetricsRecorder
+	control       ports.SiteControl
+	// health checks each backing service, by name, for the healthcheck.
+	health map[string]func(context.Context) error
+	// closers run in reverse order on shutdown.
+	closers []func() error
+}
+
+func (w *wiring) close() {
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		_ = w.closers[i]()
+	}
+}
+
+func wire(ctx context.Context, cfg Config, log *slog.Logger) (*wiring, error) {
+	switch cfg.Backend {
+	case "memory":
+		return wireMemory(cfg), nil
+	case "real":
+		return wireReal(ctx, cfg, log)
+	}
+	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
+}
+
+func printConfig(w io.Writer, cfg Config) error {
+	enc := yaml.NewEncoder(w)
+	defer enc.Close()
+	return enc.Encode(cfg)
+}
