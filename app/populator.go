@@ -38,12 +38,24 @@ type Populator struct {
 
 	mu      sync.Mutex
 	buckets map[string]cachedBucket
+	ready   chan struct{}
 }
 
 type cachedBucket struct {
 	b   domain.Bucket
 	err error
 	at  time.Time
+}
+
+// Ready is closed once the journal is open: writes made after that are
+// seen even on a first start, which begins at the journal's end.
+func (p *Populator) Ready() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ready == nil {
+		p.ready = make(chan struct{})
+	}
+	return p.ready
 }
 
 // Run publishes entries until ctx ends.
@@ -63,6 +75,8 @@ func (p *Populator) Run(ctx context.Context) error {
 		return fmt.Errorf("open journal: %w", err)
 	}
 	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
+	p.Ready() // make sure the channel exists
+	close(p.ready)
 	for {
 		events, err := cur.Next(ctx, p.BatchSize)
 		if err != nil {

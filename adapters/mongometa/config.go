@@ -62,7 +62,7 @@ func (c Config) Validate() error {
 	c = c.WithDefaults()
 	var errs []error
 	if !strings.HasPrefix(c.URI, "mongodb://") && !strings.HasPrefix(c.URI, "mongodb+srv://") {
-		errs = append(errs, fmt.Errorf("mongometa: uri %q must start with mongodb:// or mongodb+srv://", redactURI(c.URI)))
+		errs = append(errs, fmt.Errorf("mongometa: uri %q must start with mongodb:// or mongodb+srv://", RedactURI(c.URI)))
 	}
 	if strings.ContainsAny(c.Database, "/\\. \"$\x00") {
 		errs = append(errs, fmt.Errorf("mongometa: database %q contains a character MongoDB forbids", c.Database))
@@ -79,8 +79,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// redactURI hides the password of a connection string in messages.
-func redactURI(uri string) string {
+// RedactURI hides the password of a connection string, for messages.
+func RedactURI(uri string) string {
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok {
 		return uri

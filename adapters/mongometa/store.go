@@ -46,6 +46,7 @@ type Store struct {
 
 	mu      sync.Mutex
 	formats map[string]cachedFormat
+	warned  map[string]bool // malformed bucket documents already reported
 }
 
 type cachedFormat struct {
@@ -116,6 +117,7 @@ func newStore(client *mongo.Client, cfg Config) *Store {
 		meta:    db.Collection(MetastoreCollection),
 		ckpt:    db.Collection(cfg.CheckpointCollection),
 		formats: map[string]cachedFormat{},
+		warned:  map[string]bool{},
 	}
 }
 
@@ -165,7 +167,15 @@ func (s *Store) Bucket(ctx context.Context, name string) (domain.Bucket, error) 
 func (s *Store) ReplicatedBuckets(ctx context.Context) ([]domain.Bucket, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	cur, err := s.meta.Find(octx, bson.D{})
+	// Only what decodeBucket reads: BucketInfo documents carry ACLs,
+	// policies and lifecycle rules that the journal re-lists every refresh.
+	proj := bson.D{
+		{Key: "vFormat", Value: 1},
+		{Key: "value.name", Value: 1},
+		{Key: "value.versioningConfiguration", Value: 1},
+		{Key: "value.replicationConfiguration", Value: 1},
+	}
+	cur, err := s.meta.Find(octx, bson.D{}, options.Find().SetProjection(proj))
 	if err != nil {
 		return nil, fmt.Errorf("mongometa: list buckets: %w", err)
 	}
@@ -174,7 +184,14 @@ func (s *Store) ReplicatedBuckets(ctx context.Context) ([]domain.Bucket, error) 
 	for cur.Next(octx) {
 		b, err := decodeBucket(cur.Current)
 		if err != nil {
-			s.log.Warn("mongometa: skipping malformed bucket document", "id", cur.Current.Lookup("_id").String(), "error", err)
+			id := cur.Current.Lookup("_id").String()
+			s.mu.Lock()
+			first := !s.warned[id]
+			s.warned[id] = true
+			s.mu.Unlock()
+			if first { // the journal lists buckets every few seconds
+				s.log.Warn("mongometa: skipping malformed bucket document", "id", id, "error", err)
+			}
 			continue
 		}
 		s.rememberFormat(b.Name, b.VFormat)
@@ -269,8 +286,9 @@ func isNamespaceExists(err error) bool {
 	return errors.As(err, &ce) && (ce.Code == 48 || ce.Name == "NamespaceExists")
 }
 
-// vFormat returns the key format of bucket, from a short-lived cache.
-func (s *Store) vFormat(ctx context.Context, bucket string) (string, error) {
+// VFormat returns the key format ("v0" or "v1") of bucket, from a
+// short-lived cache.
+func (s *Store) VFormat(ctx context.Context, bucket string) (string, error) {
 	s.mu.Lock()
 	c, ok := s.formats[bucket]
 	s.mu.Unlock()
@@ -288,9 +306,4 @@ func (s *Store) rememberFormat(bucket, vFormat string) {
 	s.mu.Lock()
 	s.formats[bucket] = cachedFormat{vFormat: vFormat, at: time.Now()}
 	s.mu.Unlock()
-}
-
-// VFormat returns the key format ("v0" or "v1") of bucket, cached briefly.
-func (s *Store) VFormat(ctx context.Context, bucket string) (string, error) {
-	return s.vFormat(ctx, bucket)
 }

@@ -1,0 +1,123 @@
+package mongojournal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/openbackbeat/backbeat/adapters/mongometa"
+)
+
+// Modes of the journal.
+const (
+	// ModeCollections watches each replicated bucket's collection with its
+	// own change stream. It works on MongoDB and on mongo-java-server.
+	ModeCollections = "collections"
+	// ModeDatabase watches the whole metadata database with one change
+	// stream: one cursor whatever the number of buckets, for production
+	// MongoDB. mongo-java-server accepts database-level watches but never
+	// returns an event from them.
+	ModeDatabase = "database"
+)
+
+// Defaults of Config.
+const (
+	DefaultBucketRefresh = 2 * time.Second
+	DefaultPollMin       = 5 * time.Millisecond
+	DefaultPollMax       = 200 * time.Millisecond
+	DefaultStartMargin   = 2 * time.Second
+	DefaultReopenMax     = 10 * time.Second
+)
+
+// Config configures the change-stream journal.
+type Config struct {
+	// URI is the MongoDB connection string.
+	URI string `yaml:"uri"`
+	// Database is CloudServer's metadata database.
+	Database string `yaml:"database"`
+	// Mode is ModeCollections (default) or ModeDatabase.
+	Mode string `yaml:"mode"`
+	// BucketRefresh is how often the list of replicated buckets is read
+	// again (collections mode: open and close streams; database mode: how
+	// long a bucket's key format is reused).
+	BucketRefresh time.Duration `yaml:"bucketRefresh"`
+	// PollMin and PollMax bound the wait between polls while the journal
+	// is idle: it starts at PollMin after an event and doubles up to
+	// PollMax. mongo-java-server's getMore never waits for new events, so
+	// the journal polls; with MongoDB each poll is a short getMore.
+	PollMin time.Duration `yaml:"pollMin"`
+	PollMax time.Duration `yaml:"pollMax"`
+	// StartMargin is subtracted from the server's clock when a stream of a
+	// newly replicated bucket starts at the time of the previous bucket
+	// listing, to cover clock granularity (seconds) and skew between
+	// MongoDB nodes. A larger margin replays more, never loses.
+	StartMargin time.Duration `yaml:"startMargin"`
+	// ReopenMax caps the backoff between attempts to reopen a stream that
+	// failed (network errors, server restarts).
+	ReopenMax time.Duration `yaml:"reopenMax"`
+	// Timeout bounds each MongoDB operation.
+	Timeout time.Duration `yaml:"timeout"`
+	// Logger receives warnings; nil means slog.Default().
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Database == "" {
+		c.Database = mongometa.DefaultDatabase
+	}
+	if c.Mode == "" {
+		c.Mode = ModeCollections
+	}
+	if c.BucketRefresh == 0 {
+		c.BucketRefresh = DefaultBucketRefresh
+	}
+	if c.PollMin == 0 {
+		c.PollMin = DefaultPollMin
+	}
+	if c.PollMax == 0 {
+		c.PollMax = DefaultPollMax
+	}
+	if c.StartMargin == 0 {
+		c.StartMargin = DefaultStartMargin
+	}
+	if c.ReopenMax == 0 {
+		c.ReopenMax = DefaultReopenMax
+	}
+	if c.Timeout == 0 {
+		c.Timeout = mongometa.DefaultTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) at once.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	if !strings.HasPrefix(c.URI, "mongodb://") && !strings.HasPrefix(c.URI, "mongodb+srv://") {
+		errs = append(errs, fmt.Errorf("mongojournal: uri %q must start with mongodb:// or mongodb+srv://", mongometa.RedactURI(c.URI)))
+	}
+	if strings.ContainsAny(c.Database, "/\\. \"$\x00") {
+		errs = append(errs, fmt.Errorf("mongojournal: database %q contains a character MongoDB forbids", c.Database))
+	}
+	if c.Mode != ModeCollections && c.Mode != ModeDatabase {
+		errs = append(errs, fmt.Errorf("mongojournal: mode %q is not %q or %q", c.Mode, ModeCollections, ModeDatabase))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"bucketRefresh", c.BucketRefresh}, {"pollMin", c.PollMin}, {"pollMax", c.PollMax}, {"startMargin", c.StartMargin}, {"reopenMax", c.ReopenMax}, {"timeout", c.Timeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("mongojournal: %s %s is negative", d.name, d.v))
+		}
+	}
+	if c.PollMin > c.PollMax {
+		errs = append(errs, fmt.Errorf("mongojournal: pollMin %s is above pollMax %s", c.PollMin, c.PollMax))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package mongojournal
+
+const raceEnabled = true
