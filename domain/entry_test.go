@@ -156,7 +156,10 @@ func TestDecodeEntryPoison(t *testing.T) {
 		{"other type", entryJSON(t, func(m map[string]any) { m["type"] = "del" }), "type"},
 		{"no bucket", entryJSON(t, func(m map[string]any) { delete(m, "bucket") }), "bucket"},
 		{"no key", entryJSON(t, func(m map[string]any) { delete(m, "key") }), "key"},
-		{"empty object key", entryJSON(t, func(m map[string]any) { m["key"] = "\x00v1" }), "key"},
+		{"empty object key", entryJSON(t, func(m map[string]any) {
+			m["key"] = "\x00v1"
+			m["value"] = `{"versionId":"v1"}`
+		}), "key is empty"},
 		{"negative replayCount", entryJSON(t, func(m map[string]any) { m["replayCount"] = -1 }), "replayCount"},
 		{"no value", entryJSON(t, func(m map[string]any) { delete(m, "value") }), "value"},
 		{"value not JSON", entryJSON(t, func(m map[string]any) { m["value"] = "{" }), "value"},

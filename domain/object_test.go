@@ -432,6 +432,10 @@ func TestMarshalObjectMDLayout(t *testing.T) {
 			t.Errorf("MarshalObjectMD output lacks %s:\n%s", want, data)
 		}
 	}
+	o.LastModified = o.LastModified.In(time.FixedZone("CEST", 2*3600))
+	if data, _ := domain.MarshalObjectMD(o); !strings.Contains(string(data), `"last-modified":"2024-05-06T07:08:09.123Z"`) {
+		t.Errorf("MarshalObjectMD does not write last-modified in UTC:\n%s", data)
+	}
 	if strings.Contains(string(data), "null") {
 		t.Errorf("MarshalObjectMD output has a null:\n%s", data)
 	}

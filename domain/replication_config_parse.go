@@ -21,6 +21,10 @@ const (
 	MaxRuleIDLength     = 255  // characters
 	MaxRulePrefixLength = 1024 // bytes, the length limit of an object key
 	MaxRoleARNs         = 2    // source role, and optionally destination role
+	// MaxRuleSites bounds the sites of one rule. Upstream sets no bound, but
+	// a deployment has a handful of sites, and the bound keeps validation
+	// of hostile input cheap.
+	MaxRuleSites = 32
 )
 
 // s3Namespace is the XML namespace of S3 API documents.
@@ -109,7 +113,9 @@ func (c ReplicationConfig) problems(knownSites []string) problems {
 		ps.add("Rules", "has %d rules, at most %d are allowed", n, MaxReplicationRules)
 	}
 	ruleSites := make([][]string, len(c.Rules))
-	firstWithID := map[string]int{}
+	ruleSiteSets := make([]map[string]bool, len(c.Rules))
+	sizeOK := len(c.Rules) <= MaxReplicationRules
+	seenIDs := map[string]bool{}
 	for i, r := range c.Rules {
 		field := fmt.Sprintf("Rules[%d]", i)
 		switch {
@@ -118,26 +124,32 @@ func (c ReplicationConfig) problems(knownSites []string) problems {
 		case utf8.RuneCountInString(r.ID) > MaxRuleIDLength:
 			ps.add(field+".ID", "is %d characters long, at most %d are allowed", utf8.RuneCountInString(r.ID), MaxRuleIDLength)
 		}
-		if _, dup := firstWithID[r.ID]; dup && r.ID != "" {
-			ps.add(field+".ID", "duplicate rule ID %q", r.ID)
-		} else {
-			firstWithID[r.ID] = i
+		if problem := textProblem(r.ID); problem != "" {
+			ps.add(field+".ID", "%s", problem)
 		}
+		if r.ID != "" && seenIDs[r.ID] {
+			ps.add(field+".ID", "duplicate rule ID %q", r.ID)
+		}
+		seenIDs[r.ID] = true
 		if len(r.Prefix) > MaxRulePrefixLength {
 			ps.add(field+".Prefix", "is %d bytes long, at most %d are allowed", len(r.Prefix), MaxRulePrefixLength)
 		}
-		if !utf8.ValidString(r.Prefix) {
-			ps.add(field+".Prefix", "is not valid UTF-8")
+		if problem := textProblem(r.Prefix); problem != "" {
+			ps.add(field+".Prefix", "%s", problem)
+		}
+		if problem := textProblem(r.StorageClass); problem != "" {
+			ps.add(field+".Destination.StorageClass", "%s", problem)
 		}
 		validateDestinationBucket(&ps, field+".Destination.Bucket", r.DestinationBucket)
-		ruleSites[i] = validateSites(&ps, field+".Destination.StorageClass", r, knownSites)
+		ruleSites[i], ruleSiteSets[i] = validateSites(&ps, field+".Destination.StorageClass", r, knownSites)
+		sizeOK = sizeOK && len(ruleSites[i]) <= MaxRuleSites
 	}
 	// Two rules that could both match a key and send it to the same site are
 	// ambiguous; AWS refuses them. The check is quadratic, so it only runs
 	// on a configuration of allowed size.
-	if len(c.Rules) <= MaxReplicationRules {
+	if sizeOK {
 		for j := range c.Rules {
-			if i, site, ok := overlappingRule(c.Rules, ruleSites, j); ok {
+			if i, site, ok := overlappingRule(c.Rules, ruleSites, ruleSiteSets, j); ok {
 				ps.add(fmt.Sprintf("Rules[%d].Prefix", j), "prefix %q overlaps prefix %q of rule %q, which also replicates to site %q",
 					c.Rules[j].Prefix, c.Rules[i].Prefix, c.Rules[i].ID, site)
 			}
@@ -146,9 +158,28 @@ func (c ReplicationConfig) problems(knownSites []string) problems {
 	return ps
 }
 
+// textProblem says why s cannot be part of a configuration, or returns "".
+// GetBucketReplication answers in XML, so a configuration, whichever form
+// it came in, must hold only what XML 1.0 can carry.
+func textProblem(s string) string {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			if !utf8.ValidString(s) {
+				return "is not valid UTF-8"
+			}
+		case r == '\t' || r == '\n' || r == '\r',
+			0x20 <= r && r <= 0xD7FF, 0xE000 <= r && r <= 0xFFFD, 0x10000 <= r:
+		default:
+			return fmt.Sprintf("contains %U, which an XML document cannot carry", r)
+		}
+	}
+	return ""
+}
+
 // overlappingRule finds an earlier rule whose prefix is a prefix of rule
 // j's or the other way round, and that shares a destination site with it.
-func overlappingRule(rules []ReplicationRule, sites [][]string, j int) (i int, site string, ok bool) {
+func overlappingRule(rules []ReplicationRule, sites [][]string, siteSets []map[string]bool, j int) (i int, site string, ok bool) {
 	pj := rules[j].Prefix
 	for i := range j {
 		pi := rules[i].Prefix
@@ -156,7 +187,7 @@ func overlappingRule(rules []ReplicationRule, sites [][]string, j int) (i int, s
 			continue
 		}
 		for _, s := range sites[j] {
-			if slices.Contains(sites[i], s) {
+			if siteSets[i][s] {
 				return i, s, true
 			}
 		}
@@ -269,32 +300,40 @@ func isIPv4(s string) bool {
 }
 
 // validateSites checks the sites a rule's StorageClass names and returns
-// them.
-func validateSites(ps *problems, field string, r ReplicationRule, knownSites []string) []string {
+// them, as a list and as a set.
+func validateSites(ps *problems, field string, r ReplicationRule, knownSites []string) ([]string, map[string]bool) {
 	sites := r.Sites()
-	if len(sites) == 0 {
+	switch {
+	case len(sites) == 0:
 		ps.add(field, "names no destination site")
-		return nil
+	case len(sites) > MaxRuleSites:
+		ps.add(field, "names %d sites, at most %d are allowed", len(sites), MaxRuleSites)
 	}
-	for i, s := range sites {
-		if slices.Contains(sites[:i], s) {
+	known := make(map[string]bool, len(knownSites))
+	for _, s := range knownSites {
+		known[s] = true
+	}
+	set := make(map[string]bool, len(sites))
+	for _, s := range sites {
+		if set[s] {
 			ps.add(field, "names site %q more than once", s)
 			continue
 		}
-		if knownSites == nil || slices.Contains(knownSites, s) {
+		set[s] = true
+		if knownSites == nil || known[s] {
 			continue
 		}
-		known := "no site is configured"
+		knownList := "no site is configured"
 		if len(knownSites) > 0 {
-			known = "known sites: " + strings.Join(knownSites, ", ")
+			knownList = "known sites: " + strings.Join(knownSites, ", ")
 		}
 		if slices.Contains(awsStorageClasses, s) {
-			ps.add(field, "storage class %s is not a destination site: name one or more sites (%s)", s, known)
+			ps.add(field, "storage class %s is not a destination site: name one or more sites (%s)", s, knownList)
 		} else {
-			ps.add(field, "unknown site %q (%s)", s, known)
+			ps.add(field, "unknown site %q (%s)", s, knownList)
 		}
 	}
-	return sites
+	return sites, set
 }
 
 // wireRule is a rule as either document form states it, before it is
@@ -302,7 +341,6 @@ func validateSites(ps *problems, field string, r ReplicationRule, knownSites []s
 type wireRule struct {
 	ID, Status, Prefix   string
 	HasPrefix            bool
-	HasFilter            bool
 	FilterPrefix         string
 	HasFilterPrefix      bool
 	HasTagFilter         bool
@@ -426,13 +464,16 @@ func one[T any](ps *problems, field string, vals []T) (v T, present bool) {
 // membership check is left to the caller, who knows the sites). A document
 // that is not well-formed gets an error naming the syntax problem; a
 // well-formed but invalid one gets a *ConfigError listing all problems.
-// Rules without an ID get a generated one.
+// Rules without an ID get a generated one, rule-<index> (0-based).
 func ParseReplicationConfigXML(data []byte) (ReplicationConfig, error) {
 	var doc xmlConfig
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) && len(bytes.TrimSpace(data)) == 0 {
 			return ReplicationConfig{}, errors.New("replication configuration: XML document is empty")
+		}
+		if errors.Is(err, io.EOF) {
+			return ReplicationConfig{}, errors.New("replication configuration: malformed XML: no root element")
 		}
 		return ReplicationConfig{}, fmt.Errorf("replication configuration: malformed XML: %w", err)
 	}
@@ -448,8 +489,7 @@ func ParseReplicationConfigXML(data []byte) (ReplicationConfig, error) {
 		w.ID, _ = one(&ps, field+".ID", r.ID)
 		w.Status, _ = one(&ps, field+".Status", r.Status)
 		w.Prefix, w.HasPrefix = one(&ps, field+".Prefix", r.Prefix)
-		var f xmlFilter
-		if f, w.HasFilter = one(&ps, field+".Filter", r.Filter); w.HasFilter {
+		if f, ok := one(&ps, field+".Filter", r.Filter); ok {
 			w.FilterPrefix, w.HasFilterPrefix = one(&ps, field+".Filter.Prefix", f.Prefix)
 			w.HasTagFilter = len(f.Tag) > 0 || len(f.And) > 0
 		}
@@ -546,8 +586,12 @@ func ParseReplicationConfigJSON(data []byte) (ReplicationConfig, error) {
 	var doc jsonConfig
 	if err := json.Unmarshal(data, &doc); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return ReplicationConfig{}, fmt.Errorf("replication configuration: field %s is a JSON %s, want %s", typeErr.Field, typeErr.Value, jsonKind(typeErr.Type))
+		if errors.As(err, &typeErr) {
+			field := "the document"
+			if typeErr.Field != "" {
+				field = "field " + typeErr.Field
+			}
+			return ReplicationConfig{}, fmt.Errorf("replication configuration: %s is a JSON %s, want %s", field, typeErr.Value, jsonKind(typeErr.Type))
 		}
 		return ReplicationConfig{}, fmt.Errorf("replication configuration: malformed JSON: %w", err)
 	}
@@ -559,7 +603,6 @@ func ParseReplicationConfigJSON(data []byte) (ReplicationConfig, error) {
 			w.Prefix, w.HasPrefix = *r.Prefix, true
 		}
 		if f := r.Filter; f != nil {
-			w.HasFilter = true
 			if f.Prefix != nil {
 				w.FilterPrefix, w.HasFilterPrefix = *f.Prefix, true
 			}

@@ -106,8 +106,11 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 		})
 	}
 	all := role == "all"
+	var populated <-chan struct{}
 	if all || role == "populator" {
-		start("populator", populator(w, cfg, log).Run)
+		p := populator(w, cfg, log)
+		populated = p.Ready()
+		start("populator", p.Run)
 	}
 	if all || role == "replicator" {
 		sites := cfg.SiteNames()
@@ -129,6 +132,13 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 	}
 	if demo > 0 {
 		g.Go(func() error {
+			if populated != nil {
+				select {
+				case <-populated:
+				case <-gctx.Done():
+					return nil
+				}
+			}
 			return simulate(gctx, w, cfg, os.Stdout, simulateOptions{objects: demo, size: 4096, buckets: 1, wait: 5 * time.Minute})
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 
 	"gopkg.in/yaml.v3"
 
@@ -28,6 +29,8 @@ type wiring struct {
 	locker        ports.Locker
 	metrics       ports.MetricsRecorder
 	control       ports.SiteControl
+	// prometheus serves the service's metrics in Prometheus text format.
+	prometheus http.Handler
 	// health checks each backing service, by name, for the healthcheck.
 	health map[string]func(context.Context) error
 	// closers run in reverse order on shutdown.
@@ -43,7 +46,7 @@ func (w *wiring) close() {
 func wire(ctx context.Context, cfg Config, log *slog.Logger) (*wiring, error) {
 	switch cfg.Backend {
 	case "memory":
-		return wireMemory(cfg), nil
+		return wireMemory(cfg)
 	case "real":
 		return wireReal(ctx, cfg, log)
 	}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"github.com/openbackbeat/backbeat/adapters/memory"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// wireMemory builds every port in memory: one process, no services. State
+// is lost when the process stops; it serves demos and tests.
+func wireMemory(cfg Config) (*wiring, error) {
+	meta := memory.NewMetadata()
+	bus, err := memory.NewBus(memory.BusConfig{Partitions: cfg.Kafka.Partitions})
+	if err != nil {
+		return nil, err
+	}
+	failures, err := memory.NewFailures(memory.FailuresConfig{})
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := memory.NewMetrics(memory.MetricsConfig{})
+	if err != nil {
+		return nil, err
+	}
+	source := memory.NewObjects()
+	w := &wiring{
+		journal: meta, checkpoints: memory.NewCheckpoints(), metadata: meta, writer: meta,
+		pub: bus, sub: bus, source: source, sourceObjects: source.Writer(),
+		dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{},
+		failures: failures, locker: memory.NewLocker(), metrics: metrics, control: memory.NewSiteControl(),
+		closers: []func() error{bus.Close},
+	}
+	for _, s := range cfg.Sites {
+		d := memory.NewObjects()
+		w.dests[s.Name] = d
+		w.destBuckets[s.Name] = d.Writer()
+	}
+	return w, nil
+}
