@@ -4,9 +4,85 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+
+	"github.com/openbackbeat/backbeat/adapters/kafkabus"
+	"github.com/openbackbeat/backbeat/adapters/mongojournal"
+	"github.com/openbackbeat/backbeat/adapters/mongometa"
+	"github.com/openbackbeat/backbeat/adapters/redisstore"
+	"github.com/openbackbeat/backbeat/adapters/s3site"
+	"github.com/openbackbeat/backbeat/ports"
 )
 
 // wireReal builds every port on the real services the configuration names.
-func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (*wiring, error) {
-	return nil, fmt.Errorf("real backend: not wired yet")
+// On error, whatever was already opened is closed.
+func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err error) {
+	w = &wiring{dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{}, health: map[string]func(context.Context) error{}}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+
+	meta, err := mongometa.New(ctx, mongometa.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("mongo metadata: %w", err)
+	}
+	w.closers = append(w.closers, func() error { return meta.Close(context.Background()) })
+	w.metadata, w.writer, w.checkpoints = meta, meta, meta
+	w.health["mongo"] = func(ctx context.Context) error { return meta.Client().Ping(ctx, nil) }
+
+	journal, err := mongojournal.NewWithClient(meta.Client(), mongojournal.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Mode: cfg.Mongo.JournalMode, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("mongo journal: %w", err)
+	}
+	w.closers = append(w.closers, func() error { return journal.Close(context.Background()) })
+	w.journal = journal
+
+	kcfg := kafkabus.Config{Brokers: cfg.Kafka.Brokers, ClientID: "backbeat", TopicPartitions: int32(cfg.Kafka.Partitions)}
+	if err := kafkabus.EnsureTopics(ctx, kcfg, cfg.Topics.Entries, cfg.Topics.Status, cfg.Topics.Replay, cfg.Topics.DeadLetter); err != nil {
+		return nil, fmt.Errorf("kafka topics: %w", err)
+	}
+	pub, err := kafkabus.NewPublisher(kcfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka publisher: %w", err)
+	}
+	w.closers = append(w.closers, pub.Close)
+	sub, err := kafkabus.NewSubscriber(kcfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka subscriber: %w", err)
+	}
+	w.closers = append(w.closers, sub.Close)
+	w.pub, w.sub = pub, sub
+	w.health["kafka"] = func(ctx context.Context) error { return kafkabus.Healthy(ctx, kcfg) }
+
+	rs, err := redisstore.New(redisstore.Config{Addr: cfg.Redis.Addr, Password: string(cfg.Redis.Password), KeyPrefix: cfg.Redis.KeyPrefix, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	w.closers = append(w.closers, rs.Close)
+	w.failures, w.locker, w.metrics, w.control = rs.Failures(), rs.Locker(), rs.Metrics(), rs.SiteControl()
+	w.health["redis"] = rs.Healthy
+
+	src, err := s3site.New(ctx, s3Config(cfg.Source))
+	if err != nil {
+		return nil, fmt.Errorf("source S3: %w", err)
+	}
+	w.closers = append(w.closers, src.Close)
+	w.source, w.sourceObjects = src.Source(), src
+	for _, site := range cfg.Sites {
+		c, err := s3site.New(ctx, s3Config(site.S3))
+		if err != nil {
+			return nil, fmt.Errorf("site %s S3: %w", site.Name, err)
+		}
+		w.closers = append(w.closers, c.Close)
+		w.dests[site.Name], w.destBuckets[site.Name] = c.Destination(), c
+	}
+	return w, nil
+}
+
+func s3Config(c S3Config) s3site.Config {
+	return s3site.Config{
+		Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKey, SecretKey: string(c.SecretKey),
+		MultipartThreshold: c.MultipartThreshold, PartSize: c.PartSize, MaxPartsInFlight: c.MaxPartsInFlight,
+	}
 }
