@@ -135,10 +135,10 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 func defaults() Config {
 	return Config{
 		Backend: "real",
-		Source:  S3Config{Endpoint: "http://127.0.0.1:17000", Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key"},
+		Source: localS3("http://127.0.0.1:17000"),
 		Sites: []SiteConfig{
-			{Name: "site-a", S3: S3Config{Endpoint: "http://127.0.0.1:17001", Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key"}},
-			{Name: "site-b", S3: S3Config{Endpoint: "http://127.0.0.1:17002", Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key"}},
+			{Name: "site-a", S3: localS3("http://127.0.0.1:17001")},
+			{Name: "site-b", S3: localS3("http://127.0.0.1:17002")},
 		},
 		Mongo:  MongoConfig{URI: "mongodb://127.0.0.1:27117", Database: "metadata", JournalMode: "collections"},
 		Kafka:  KafkaConfig{Brokers: []string{"127.0.0.1:19092"}, Partitions: 8},
@@ -154,6 +154,14 @@ func defaults() Config {
 		Telemetry: TelemetryConfig{Traces: "none"},
 		Log:       LogConfig{Level: "info"},
 	}
+}
+
+// localS3 reaches one S3 server of the local stack. Copies of 16 MiB and
+// more go multipart, 8 MiB parts, 4 in flight: at most 32 MiB of buffers
+// per copy whatever the object's size.
+func localS3(endpoint string) S3Config {
+	return S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key",
+		MultipartThreshold: 16 << 20, PartSize: 8 << 20, MaxPartsInFlight: 4}
 }
 
 // loadConfig reads path (if not empty) over the defaults, then applies

@@ -157,14 +157,14 @@ func TestCtlUsageErrors(t *testing.T) {
 		}
 	}
 	for args, want := range map[string]string{
-		"frobnicate":                  `unknown command "frobnicate"`,
-		"failed":                      "failed needs a subcommand",
-		"failed nope":                 `unknown command "failed nope"`,
-		"pause --force":               "pause does not take --force",
-		"status --site site-a":        "status does not take --site",
-		"failed show b k":             "usage: backbeat ctl failed show <bucket> <key> <versionId>",
-		"pause a b":                   "usage: backbeat ctl pause [site]",
-		"--bogus status":              "flag provided but not defined: -bogus",
+		"frobnicate":                   `unknown command "frobnicate"`,
+		"failed":                       "failed needs a subcommand",
+		"failed nope":                  `unknown command "failed nope"`,
+		"pause --force":                "pause does not take --force",
+		"status --site site-a":         "status does not take --site",
+		"failed show b k":              "usage: backbeat ctl failed show <bucket> <key> <versionId>",
+		"pause a b":                    "usage: backbeat ctl pause [site]",
+		"--bogus status":               "flag provided but not defined: -bogus",
 		"resume site-a --at x --in 1h": "give one of --at, --in and --cancel",
 		"resume site-a --at tomorrow":  "--at must be an RFC 3339 time",
 		"failed list --marker 5":       "--marker needs --site",

@@ -25,22 +25,20 @@ type bucketMaker interface {
 // simulate plays CloudServer: it creates demo buckets replicating to every
 // site, writes objects, and optionally follows them until they complete.
 func simulate(ctx context.Context, w *wiring, cfg Config, out io.Writer, o simulateOptions) error {
+	_, err := simulateInto(ctx, w, cfg, out, "demo", o)
+	return err
+}
+
+// simulateInto writes o.objects objects over o.buckets buckets named
+// <prefix>-<n> and returns the versions written.
+func simulateInto(ctx context.Context, w *wiring, cfg Config, out io.Writer, prefix string, o simulateOptions) ([]domain.ObjectVersion, error) {
 	sim := &app.Simulator{Metadata: w.writer, Objects: w.sourceObjects}
 	sites := cfg.SiteNames()
 	var bs []domain.Bucket
 	for i := range max(o.buckets, 1) {
-		name := fmt.Sprintf("demo-%d", i+1)
-		b := domain.Bucket{Name: name, VersioningEnabled: true, VFormat: "v0", Replication: &domain.ReplicationConfig{
-			Role: "arn:aws:iam::000000000000:role/backbeat-demo",
-			Rules: []domain.ReplicationRule{{ID: "demo", Enabled: true, DestinationBucket: domain.DestinationBucketPrefix + name + "-replica", StorageClass: strings.Join(sites, ",")}},
-		}}
-		for _, site := range sites {
-			if err := w.destBuckets[site].EnsureVersionedBucket(ctx, name+"-replica"); err != nil {
-				return fmt.Errorf("create destination bucket %s-replica at %s: %w", name, site, err)
-			}
-		}
-		if err := sim.CreateBucket(ctx, b); err != nil {
-			return err
+		b := demoBucket(fmt.Sprintf("%s-%d", prefix, i+1), sites)
+		if err := createBuckets(ctx, w, b, sites); err != nil {
+			return nil, err
 		}
 		bs = append(bs, b)
 	}
@@ -52,15 +50,36 @@ func simulate(ctx context.Context, w *wiring, cfg Config, out io.Writer, o simul
 		v, err := sim.PutObject(ctx, b, fmt.Sprintf("object-%05d", i), data, "application/octet-stream",
 			map[string]string{"demo": "yes"}, map[string]string{"origin": "simulator"})
 		if err != nil {
-			return err
+			return written, err
 		}
 		written = append(written, v)
 	}
 	fmt.Fprintf(out, "wrote %d objects of %d bytes to %d bucket(s), replicating to %s\n", len(written), o.size, len(bs), strings.Join(sites, ", "))
 	if o.wait <= 0 {
-		return nil
+		return written, nil
 	}
-	return follow(ctx, w, out, written, o.wait)
+	return written, follow(ctx, w, out, written, o.wait)
+}
+
+// demoBucket is a versioned bucket replicating every key to every site,
+// into <name>-replica.
+func demoBucket(name string, sites []string) domain.Bucket {
+	return domain.Bucket{Name: name, VersioningEnabled: true, VFormat: "v0", Replication: &domain.ReplicationConfig{
+		Role:  "arn:aws:iam::000000000000:role/backbeat-demo",
+		Rules: []domain.ReplicationRule{{ID: "demo", Enabled: true, DestinationBucket: domain.DestinationBucketPrefix + name + "-replica", StorageClass: strings.Join(sites, ",")}},
+	}}
+}
+
+// createBuckets creates the destination buckets at every site, then the
+// source bucket with its replication configuration.
+func createBuckets(ctx context.Context, w *wiring, b domain.Bucket, sites []string) error {
+	for _, site := range sites {
+		if err := w.destBuckets[site].EnsureVersionedBucket(ctx, b.Name+"-replica"); err != nil {
+			return fmt.Errorf("create destination bucket %s-replica at %s: %w", b.Name, site, err)
+		}
+	}
+	sim := &app.Simulator{Metadata: w.writer, Objects: w.sourceObjects}
+	return sim.CreateBucket(ctx, b)
 }
 
 // follow prints replication progress until every version is COMPLETED or
@@ -72,12 +91,16 @@ func follow(ctx context.Context, w *wiring, out io.Writer, written []domain.Obje
 	defer tick.Stop()
 	for {
 		counts := map[domain.Status]int{}
+		var stuck []string
 		for _, v := range written {
 			cur, err := w.metadata.Version(ctx, v.Bucket, v.Key, v.VersionID)
 			if err != nil {
 				return fmt.Errorf("read status of %s/%s: %w", v.Bucket, v.Key, err)
 			}
 			counts[cur.Replication.Status]++
+			if st := cur.Replication.Status; st != domain.StatusCompleted && st != domain.StatusFailed && len(stuck) < 5 {
+				stuck = append(stuck, fmt.Sprintf("%s/%s %s: %s %v", v.Bucket, v.Key, v.VersionID, st, cur.Replication.Backends))
+			}
 		}
 		done := counts[domain.StatusCompleted] + counts[domain.StatusFailed]
 		fmt.Fprintf(out, "[%5.1fs] completed %d/%d  failed %d  in progress %d\n", time.Since(start).Seconds(),
@@ -89,7 +112,7 @@ func follow(ctx context.Context, w *wiring, out io.Writer, written []domain.Obje
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("gave up after %s: %d of %d objects not done", wait, len(written)-done, len(written))
+			return fmt.Errorf("gave up after %s: %d of %d objects not done, for example:\n  %s", wait, len(written)-done, len(written), strings.Join(stuck, "\n  "))
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,281 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Health is the healthcheck's answer.
+type Health struct {
+	Status              string                   `json:"status"`
+	InternalConnections map[string]ServiceHealth `json:"internalConnections"`
+}
+
+// ServiceHealth is one backing service's health.
+type ServiceHealth struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Health returns the health of every backing service. An unhealthy
+// service is reported in the answer, not as an error: the API answers it
+// with status 500 and the same body.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	body, err := c.do(ctx, http.MethodGet, "/_/healthcheck", nil, nil, &h)
+	var e *Error
+	if errors.As(err, &e) && e.StatusCode == http.StatusInternalServerError {
+		if json.Unmarshal(body, &h) == nil && h.Status != "" {
+			return h, nil
+		}
+	}
+	return h, err
+}
+
+// Number is a metric value as the API sent it: a JSON number, or a string
+// holding one (throughputs, which upstream formats with two decimals). It
+// encodes back exactly as received.
+type Number struct{ raw json.RawMessage }
+
+// UnmarshalJSON takes a number or a string holding one.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return fmt.Errorf("metric value %s is not a number", b)
+	}
+	n.raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// MarshalJSON writes the value as received (0 when empty).
+func (n Number) MarshalJSON() ([]byte, error) {
+	if len(n.raw) == 0 {
+		return []byte("0"), nil
+	}
+	return n.raw, nil
+}
+
+// String returns the value's text, without quotes.
+func (n Number) String() string {
+	if len(n.raw) == 0 {
+		return "0"
+	}
+	if n.raw[0] == '"' {
+		var s string
+		_ = json.Unmarshal(n.raw, &s)
+		return s
+	}
+	return string(n.raw)
+}
+
+// Float64 returns the value.
+func (n Number) Float64() float64 {
+	f, _ := strconv.ParseFloat(n.String(), 64)
+	return f
+}
+
+// Int64 returns the value truncated to an integer.
+func (n Number) Int64() int64 {
+	if i, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+		return i
+	}
+	return int64(n.Float64())
+}
+
+// Results are a metric's operations (count) and bytes (size).
+type Results struct {
+	Count Number `json:"count"`
+	Size  Number `json:"size"`
+}
+
+// Metric is one metric with its description.
+type Metric struct {
+	Description string  `json:"description"`
+	Results     Results `json:"results"`
+}
+
+// SiteMetrics are the metrics of a site (or of all sites); a metric not
+// asked for is nil.
+type SiteMetrics struct {
+	Backlog     *Metric `json:"backlog,omitempty"`
+	Completions *Metric `json:"completions,omitempty"`
+	Failures    *Metric `json:"failures,omitempty"`
+	Throughput  *Metric `json:"throughput,omitempty"`
+	Pending     *Metric `json:"pending,omitempty"`
+}
+
+// SiteMetrics returns every metric of site ("" or "all" for all sites).
+func (c *Client) SiteMetrics(ctx context.Context, site string) (SiteMetrics, error) {
+	var m SiteMetrics
+	_, err := c.do(ctx, http.MethodGet, "/_/metrics/crr/"+siteOrAll(site), nil, nil, &m)
+	return m, err
+}
+
+// SiteMetric returns one metric of site: backlog, completions, failures,
+// throughput or pending.
+func (c *Client) SiteMetric(ctx context.Context, site, typ string) (SiteMetrics, error) {
+	var m SiteMetrics
+	_, err := c.do(ctx, http.MethodGet, "/_/metrics/crr/"+siteOrAll(site)+"/"+segment(typ), nil, nil, &m)
+	return m, err
+}
+
+// ObjectProgress is the replication progress of one version to one site.
+type ObjectProgress struct {
+	Description string `json:"description"`
+	Pending     int64  `json:"pending"`
+	Completed   int64  `json:"completed"`
+	Progress    string `json:"progress"`
+}
+
+// ObjectProgress returns the progress of bucket/key versionID at site.
+func (c *Client) ObjectProgress(ctx context.Context, site, bucket, key, versionID string) (ObjectProgress, error) {
+	var p ObjectProgress
+	path := "/_/metrics/crr/" + segment(site) + "/progress/" + segment(bucket) + "/" + keyPath(key)
+	_, err := c.do(ctx, http.MethodGet, path, url.Values{"versionId": {versionID}}, nil, &p)
+	return p, err
+}
+
+// ObjectThroughput is the replication throughput of one version to one
+// site, in bytes per second.
+type ObjectThroughput struct {
+	Description string `json:"description"`
+	Throughput  string `json:"throughput"`
+}
+
+// ObjectThroughput returns the throughput of bucket/key versionID at site.
+func (c *Client) ObjectThroughput(ctx context.Context, site, bucket, key, versionID string) (ObjectThroughput, error) {
+	var t ObjectThroughput
+	path := "/_/metrics/crr/" + segment(site) + "/throughput/" + segment(bucket) + "/" + keyPath(key)
+	_, err := c.do(ctx, http.MethodGet, path, url.Values{"versionId": {versionID}}, nil, &t)
+	return t, err
+}
+
+// FailedVersion is a version that failed to replicate to a site
+// (StorageClass).
+type FailedVersion struct {
+	Bucket       string `json:"Bucket"`
+	Key          string `json:"Key"`
+	VersionID    string `json:"VersionId"`
+	StorageClass string `json:"StorageClass"`
+	Size         int64  `json:"Size"`
+	LastModified string `json:"LastModified"`
+}
+
+// FailedPage is one page of failed versions.
+type FailedPage struct {
+	IsTruncated bool `json:"IsTruncated"`
+	// NextMarker, when IsTruncated, resumes the listing.
+	NextMarker *int64          `json:"NextMarker,omitempty"`
+	Versions   []FailedVersion `json:"Versions"`
+}
+
+// ListFailed returns one page (up to 100) of the versions that failed to
+// replicate to site, newest first, from marker (0: from now).
+func (c *Client) ListFailed(ctx context.Context, site string, marker int64) (FailedPage, error) {
+	q := url.Values{"sitename": {site}}
+	if marker != 0 {
+		q.Set("marker", strconv.FormatInt(marker, 10))
+	}
+	var p FailedPage
+	_, err := c.do(ctx, http.MethodGet, "/_/crr/failed", q, nil, &p)
+	return p, err
+}
+
+// FailedVersion returns the failures of one version at every site.
+func (c *Client) FailedVersion(ctx context.Context, bucket, key, versionID string) (FailedPage, error) {
+	var p FailedPage
+	path := "/_/crr/failed/" + segment(bucket) + "/" + keyPath(key)
+	_, err := c.do(ctx, http.MethodGet, path, url.Values{"versionId": {versionID}}, nil, &p)
+	return p, err
+}
+
+// RetryEntry names a failed version to retry for a site (StorageClass).
+type RetryEntry struct {
+	Bucket       string `json:"Bucket"`
+	Key          string `json:"Key"`
+	VersionID    string `json:"VersionId"`
+	StorageClass string `json:"StorageClass"`
+	// ForceRetry retries even if the version is not listed as failed.
+	ForceRetry bool `json:"ForceRetry,omitempty"`
+}
+
+// RetriedVersion is a version queued again for replication.
+type RetriedVersion struct {
+	Bucket            string `json:"Bucket"`
+	Key               string `json:"Key"`
+	VersionID         string `json:"VersionId"`
+	StorageClass      string `json:"StorageClass"`
+	Size              int64  `json:"Size"`
+	LastModified      string `json:"LastModified"`
+	ReplicationStatus string `json:"ReplicationStatus"`
+}
+
+// Retry queues entries again. Entries the API did not retry (not listed as
+// failed, version gone, retry in progress) are absent from the answer.
+func (c *Client) Retry(ctx context.Context, entries []RetryEntry) ([]RetriedVersion, error) {
+	var out []RetriedVersion
+	_, err := c.do(ctx, http.MethodPost, "/_/crr/failed", nil, entries, &out)
+	return out, err
+}
+
+// Pause pauses replication to site ("" or "all": every site).
+func (c *Client) Pause(ctx context.Context, site string) error {
+	_, err := c.do(ctx, http.MethodPost, "/_/crr/pause/"+siteOrAll(site), nil, nil, nil)
+	return err
+}
+
+// Resume resumes replication to site ("" or "all": every site) now.
+func (c *Client) Resume(ctx context.Context, site string) error {
+	_, err := c.do(ctx, http.MethodPost, "/_/crr/resume/"+siteOrAll(site), nil, nil, nil)
+	return err
+}
+
+// ScheduleResume resumes paused site in hours hours (upstream's form).
+func (c *Client) ScheduleResume(ctx context.Context, site string, hours int) error {
+	_, err := c.do(ctx, http.MethodPost, "/_/crr/resume/"+siteOrAll(site)+"/schedule", nil, map[string]int{"hours": hours}, nil)
+	return err
+}
+
+// ScheduleResumeAt resumes paused site at a given time (this API only).
+func (c *Client) ScheduleResumeAt(ctx context.Context, site string, at time.Time) error {
+	body := map[string]string{"at": at.UTC().Format(time.RFC3339Nano)}
+	_, err := c.do(ctx, http.MethodPost, "/_/crr/resume/"+siteOrAll(site)+"/schedule", nil, body, nil)
+	return err
+}
+
+// CancelScheduledResume cancels the scheduled resume of site; it stays
+// paused.
+func (c *Client) CancelScheduledResume(ctx context.Context, site string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/_/crr/resume/"+siteOrAll(site)+"/schedule", nil, nil, nil)
+	return err
+}
+
+// ResumeSchedule returns, per site, when it resumes (ISO 8601) or "none".
+func (c *Client) ResumeSchedule(ctx context.Context, site string) (map[string]string, error) {
+	var m map[string]string
+	_, err := c.do(ctx, http.MethodGet, "/_/crr/resume/"+siteOrAll(site), nil, nil, &m)
+	return m, err
+}
+
+// Status returns, per site, "enabled" (running) or "disabled" (paused).
+func (c *Client) Status(ctx context.Context, site string) (map[string]string, error) {
+	var m map[string]string
+	_, err := c.do(ctx, http.MethodGet, "/_/crr/status/"+siteOrAll(site), nil, nil, &m)
+	return m, err
+}
+
+// Prometheus returns the Prometheus text exposition.
+func (c *Client) Prometheus(ctx context.Context) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, "/_/monitoring/metrics", nil, nil, nil)
+}

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// DefaultAddr is where `backbeat api` listens unless told otherwise: on
+// loopback, as upstream's API is only reachable from allowed addresses.
+const DefaultAddr = "127.0.0.1:8900"
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultMetricsWindow = 24 * time.Hour
+	DefaultHealthTimeout = 5 * time.Second
+)
+
+// ThroughputWindow is the window throughput is averaged over, as upstream's
+// THROUGHPUT_EXPIRY (15 minutes).
+const ThroughputWindow = 15 * time.Minute
+
+// FailedPageSize is the number of failed entries per listing page, as
+// upstream's listingLimit.
+const FailedPageSize = 100
+
+// Config tunes the API. The zero value is usable: New applies the defaults.
+type Config struct {
+	// Token, when not empty, must be sent as `Authorization: Bearer <Token>`
+	// on every mutating request (POST, DELETE). Reads stay open: the API
+	// listens on loopback by default.
+	Token string
+	// MaxBodyBytes bounds request bodies (default 1 MiB); larger ones get
+	// 413.
+	MaxBodyBytes int64
+	// MetricsWindow is the window of completions and failures (default 24 h,
+	// upstream's EXPIRY).
+	MetricsWindow time.Duration
+	// HealthTimeout bounds each health check (default 5 s).
+	HealthTimeout time.Duration
+	// Now returns the current time; tests set it.
+	Now func() time.Time
+}
+
+// Validate lists every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("api: MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes))
+	}
+	if c.MetricsWindow < 0 {
+		errs = append(errs, fmt.Errorf("api: MetricsWindow must not be negative, got %s", c.MetricsWindow))
+	}
+	if c.MetricsWindow > 0 && c.MetricsWindow < time.Second {
+		errs = append(errs, fmt.Errorf("api: MetricsWindow must be at least 1s, got %s", c.MetricsWindow))
+	}
+	if c.HealthTimeout < 0 {
+		errs = append(errs, fmt.Errorf("api: HealthTimeout must not be negative, got %s", c.HealthTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MetricsWindow == 0 {
+		c.MetricsWindow = DefaultMetricsWindow
+	}
+	if c.HealthTimeout == 0 {
+		c.HealthTimeout = DefaultHealthTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Deps are the use cases and ports the API drives.
+type Deps struct {
+	// Sites pauses and resumes sites; its Sites list is the set of known
+	// sites. Required.
+	Sites *app.SiteService
+	// Retrier re-queues failed entries. Required.
+	Retrier *app.FailedRetrier
+	// Failures lists failed entries. Required.
+	Failures ports.FailureStore
+	// Metrics gives the per-site counts. Required.
+	Metrics ports.MetricsRecorder
+	// Metadata re-reads each failed version for its size and date, as
+	// upstream does, and answers object progress. Required.
+	Metadata ports.MetadataStore
+	// Health checks each backing service, by name. Optional.
+	Health map[string]func(context.Context) error
+	// Prometheus serves the Prometheus text exposition at /metrics and
+	// /_/monitoring/metrics. Optional: without it both routes serve an empty,
+	// valid exposition.
+	Prometheus http.Handler
+	// Log receives one line per request and every internal error. Optional.
+	Log *slog.Logger
+}
+
+// Validate lists the required dependencies that are missing.
+func (d Deps) Validate() error {
+	var errs []error
+	missing := func(name string) { errs = append(errs, fmt.Errorf("api: dependency %s is missing", name)) }
+	if d.Sites == nil {
+		missing("Sites")
+	}
+	if d.Retrier == nil {
+		missing("Retrier")
+	}
+	if d.Failures == nil {
+		missing("Failures")
+	}
+	if d.Metrics == nil {
+		missing("Metrics")
+	}
+	if d.Metadata == nil {
+		missing("Metadata")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,283 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// MaxRetryEntries bounds the entries of one retry request, so that one
+// request cannot hold the API for long.
+const MaxRetryEntries = 1000
+
+// metadataConcurrency bounds the metadata reads of one request, as
+// upstream's mapLimit(10).
+const metadataConcurrency = 10
+
+// failedVersion is one entry of a failed listing.
+type failedVersion struct {
+	Bucket       string `json:"Bucket"`
+	Key          string `json:"Key"`
+	VersionID    string `json:"VersionId"`
+	StorageClass string `json:"StorageClass"`
+	Size         int64  `json:"Size"`
+	LastModified string `json:"LastModified"`
+}
+
+// failedPage is the body of the failed listings.
+type failedPage struct {
+	IsTruncated bool            `json:"IsTruncated"`
+	NextMarker  *int64          `json:"NextMarker,omitempty"`
+	Versions    []failedVersion `json:"Versions"`
+}
+
+// isoTime formats a time as JavaScript's Date.toISOString does.
+func isoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// listFailed answers GET /_/crr/failed?sitename=<site>&marker=<score>.
+// Upstream reads sitename (its route comment says site): both are taken.
+// Without a site the listing is empty, as upstream's.
+func (a *api) listFailed(w http.ResponseWriter, r *http.Request, _ params) error {
+	q := r.URL.Query()
+	var site string
+	for _, name := range []string{"sitename", "site"} {
+		if !q.Has(name) {
+			continue
+		}
+		v := q.Get(name)
+		if v == "" {
+			return errInvalidQuery("%s must be a non-empty string", name)
+		}
+		if site != "" && v != site {
+			return errInvalidQuery("sitename %q and site %q differ: give one", site, v)
+		}
+		site = v
+	}
+	var marker int64
+	if q.Has("marker") {
+		m, err := strconv.ParseInt(q.Get("marker"), 10, 64)
+		if err != nil {
+			return errInvalidQuery("marker must be a number")
+		}
+		if m < 0 {
+			return errInvalidQuery("marker must not be negative")
+		}
+		marker = m
+	}
+	if site == "" {
+		return writeJSON(w, http.StatusOK, failedPage{Versions: []failedVersion{}})
+	}
+	if !slices.Contains(a.deps.Sites.Sites, site) {
+		return a.errUnknownSite(site)
+	}
+	page, err := a.deps.Failures.List(r.Context(), site, marker, FailedPageSize)
+	if err != nil {
+		return fmt.Errorf("list failed entries of site %s: %w", site, err)
+	}
+	versions, err := a.describe(r.Context(), page.Entries)
+	if err != nil {
+		return err
+	}
+	body := failedPage{IsTruncated: page.Truncated, Versions: versions}
+	if page.Truncated {
+		body.NextMarker = &page.NextMarker
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+// failedVersion answers GET /_/crr/failed/<bucket>/<key>?versionId=<id>
+// (upstream) and GET /_/crr/failed/<bucket>/<key>/<id>: the failures of
+// one version at every site.
+func (a *api) failedVersion(w http.ResponseWriter, r *http.Request, p params) error {
+	bucket, key, vid := p["bucket"], p["key"], p["versionId"]
+	if v := r.URL.Query().Get("versionId"); v != "" {
+		vid = v
+	}
+	entries, err := a.deps.Failures.Find(r.Context(), bucket, key, vid)
+	if err != nil {
+		return fmt.Errorf("find failed entries of %s/%s %s: %w", bucket, key, vid, err)
+	}
+	versions, err := a.describe(r.Context(), entries)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, failedPage{Versions: versions})
+}
+
+// describe re-reads each entry's version for its size and date, as
+// upstream does. Versions that no longer exist are dropped: they cannot be
+// retried. Any other read error fails the request rather than hide entries.
+func (a *api) describe(ctx context.Context, entries []ports.FailedEntry) ([]failedVersion, error) {
+	out := make([]*failedVersion, len(entries))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(metadataConcurrency)
+	for i, e := range entries {
+		g.Go(func() error {
+			v, err := a.deps.Metadata.Version(gctx, e.Bucket, e.Key, e.VersionID)
+			if errors.Is(err, ports.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read metadata of %s/%s %s: %w", e.Bucket, e.Key, e.VersionID, err)
+			}
+			out[i] = &failedVersion{
+				Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, StorageClass: e.Site,
+				Size: v.Size, LastModified: isoTime(v.LastModified),
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	versions := make([]failedVersion, 0, len(out))
+	for _, v := range out {
+		if v != nil {
+			versions = append(versions, *v)
+		}
+	}
+	return versions, nil
+}
+
+// retriedVersion is one entry of a retry's answer.
+type retriedVersion struct {
+	Bucket            string `json:"Bucket"`
+	Key               string `json:"Key"`
+	VersionID         string `json:"VersionId"`
+	StorageClass      string `json:"StorageClass"`
+	Size              int64  `json:"Size"`
+	LastModified      string `json:"LastModified"`
+	ReplicationStatus string `json:"ReplicationStatus"`
+}
+
+// retryFailed answers POST /_/crr/failed: the body is a JSON array of
+// {Bucket, Key, VersionId, StorageClass, ForceRetry?}; the answer is the
+// array of entries re-queued. As upstream, entries that are not failed (or
+// whose version is gone, or that another retry holds) are left out.
+// Entries that failed for another reason make the request fail with 500
+// after the others were re-queued; sending the same body again is safe.
+func (a *api) retryFailed(w http.ResponseWriter, r *http.Request, _ params) error {
+	body, err := readBody(r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	reqs, err := parseRetryBody(body, a.deps.Sites.Sites)
+	if err != nil {
+		return err
+	}
+	results := a.deps.Retrier.Retry(r.Context(), reqs)
+	out := make([]retriedVersion, 0, len(results))
+	var failed []string
+	for _, res := range results {
+		switch {
+		case res.Err == nil:
+			out = append(out, retriedVersion{
+				Bucket: res.Bucket, Key: res.Key, VersionID: res.VersionID, StorageClass: res.Site,
+				Size: res.Object.Size, LastModified: isoTime(res.Object.LastModified), ReplicationStatus: string(res.Status),
+			})
+		case errors.Is(res.Err, app.ErrNotFailed), errors.Is(res.Err, app.ErrRetryInProgress),
+			errors.Is(res.Err, ports.ErrNotFound), errors.Is(res.Err, domain.ErrIllegalTransition):
+			a.log.Info("failed entry not retried", "bucket", res.Bucket, "key", res.Key, "version", res.VersionID, "site", res.Site, "reason", res.Err)
+		default:
+			failed = append(failed, fmt.Sprintf("%s/%s %s for %s: %v", res.Bucket, res.Key, res.VersionID, res.Site, res.Err))
+		}
+	}
+	if len(failed) > 0 {
+		return errInternal(fmt.Errorf("re-queued %d of %d entries; could not retry %s", len(out), len(results), strings.Join(failed, "; ")))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// maxProblems bounds the problems listed in one error description.
+const maxProblems = 10
+
+// parseRetryBody validates a retry body and reports every problem found
+// (up to maxProblems). Bucket, Key, VersionId and StorageClass are required
+// non-empty strings (upstream tolerates a missing VersionId, for
+// non-versioned buckets, which this service does not replicate);
+// StorageClass must be a configured site; ForceRetry, when present, a
+// boolean. Unknown fields are ignored. Duplicates are collapsed by the
+// retrier.
+func parseRetryBody(body []byte, sites []string) ([]app.RetryRequest, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, errMalformed("body must be a non-empty array")
+		}
+		return nil, errMalformed("invalid JSON: %v", err)
+	}
+	if len(raw) == 0 {
+		return nil, errMalformed("body must be a non-empty array")
+	}
+	if len(raw) > MaxRetryEntries {
+		return nil, errMalformed("body has %d entries, more than the %d allowed in one request", len(raw), MaxRetryEntries)
+	}
+	var problems []string
+	bad := func(i int, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("entry %d: ", i)+fmt.Sprintf(format, args...))
+	}
+	reqs := make([]app.RetryRequest, 0, len(raw))
+	for i, elem := range raw {
+		if t := bytes.TrimSpace(elem); len(t) == 0 || t[0] != '{' {
+			bad(i, "body must be an array of objects")
+			continue
+		}
+		// A map, not a struct: field names match exactly, as in upstream's
+		// JavaScript, where encoding/json would also take "bucket".
+		var e map[string]json.RawMessage
+		if err := json.Unmarshal(elem, &e); err != nil {
+			bad(i, "%v", err)
+			continue
+		}
+		str := func(field string, v json.RawMessage) string {
+			var s string
+			if len(v) == 0 || json.Unmarshal(v, &s) != nil || s == "" {
+				bad(i, "%s must be a non-empty string", field)
+			}
+			return s
+		}
+		req := app.RetryRequest{
+			Bucket:    str("Bucket", e["Bucket"]),
+			Key:       str("Key", e["Key"]),
+			VersionID: str("VersionId", e["VersionId"]),
+			Site:      str("StorageClass", e["StorageClass"]),
+		}
+		if req.Site != "" && !slices.Contains(sites, req.Site) {
+			bad(i, "StorageClass %q is not a configured site (configured sites: %s)", req.Site, strings.Join(sites, ", "))
+		}
+		if f := e["ForceRetry"]; len(f) > 0 && string(f) != "null" {
+			if err := json.Unmarshal(f, &req.Force); err != nil {
+				bad(i, "ForceRetry must be a boolean")
+			}
+		}
+		reqs = append(reqs, req)
+	}
+	if len(problems) > 0 {
+		more := ""
+		if len(problems) > maxProblems {
+			more = fmt.Sprintf("; and %d more", len(problems)-maxProblems)
+			problems = problems[:maxProblems]
+		}
+		return nil, errMalformed("%s%s", strings.Join(problems, "; "), more)
+	}
+	return reqs, nil
+}

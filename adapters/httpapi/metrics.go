@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Metric types of /_/metrics/crr/<site>/<type>; "all" merges the others.
+var metricTypes = []string{"backlog", "completions", "failures", "throughput", "pending", "all"}
+
+// Descriptions, word for word as upstream's lib/api/Metrics.js.
+const (
+	descBacklog          = "Number of incomplete replication operations (count) and number of incomplete bytes transferred (size)"
+	descCompletions      = "Number of completed replication operations (count) and number of bytes transferred (size) in the last %d seconds"
+	descFailures         = "Number of failed replication operations (count) and bytes (size) in the last %d seconds"
+	descThroughput       = "Current throughput for replication operations in ops/sec (count) and bytes/sec (size) in the last %d seconds"
+	descPending          = "Number of pending replication operations (count) and bytes (size)"
+	descObjectProgress   = "Number of bytes to be replicated (pending), number of bytes transferred to the destination (completed), and percentage of the object that has completed replication (progress)"
+	descObjectThroughput = "Current throughput for object replication in bytes/sec (throughput)"
+)
+
+// countResult is a metric's results: operations and bytes.
+type countResult struct {
+	Count int64 `json:"count"`
+	Size  int64 `json:"size"`
+}
+
+// rateResult is throughput: per second, as strings with two decimals, as
+// upstream's toFixed(2).
+type rateResult struct {
+	Count string `json:"count"`
+	Size  string `json:"size"`
+}
+
+type metric[R any] struct {
+	Description string `json:"description"`
+	Results     R      `json:"results"`
+}
+
+// siteMetricsBody is the body of every site-level metrics route: one member
+// for one type, all five for "all", in upstream's order.
+type siteMetricsBody struct {
+	Backlog     *metric[countResult] `json:"backlog,omitempty"`
+	Completions *metric[countResult] `json:"completions,omitempty"`
+	Failures    *metric[countResult] `json:"failures,omitempty"`
+	Throughput  *metric[rateResult]  `json:"throughput,omitempty"`
+	Pending     *metric[countResult] `json:"pending,omitempty"`
+}
+
+// siteMetrics answers /_/metrics/crr/<site>[/<type>]; <site> may be "all",
+// which sums every site.
+func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) error {
+	typ := p["type"]
+	if typ == "" {
+		typ = "all"
+	}
+	if !slices.Contains(metricTypes, typ) {
+		return errPathNotFound(r)
+	}
+	sites, err := a.sites(p)
+	if err != nil {
+		return err
+	}
+	want := func(t string) bool { return typ == "all" || typ == t }
+	var body siteMetricsBody
+	ctx := r.Context()
+	if want("backlog") || want("completions") || want("failures") || want("pending") {
+		m, err := a.sumMetrics(ctx, sites, a.cfg.MetricsWindow)
+		if err != nil {
+			return err
+		}
+		pending := countResult{Count: max(m.Pending.Ops, 0), Size: max(m.Pending.Bytes, 0)}
+		secs := int64(a.cfg.MetricsWindow / time.Second)
+		if want("backlog") {
+			// Backlog is the pending counts, as upstream computes it now.
+			body.Backlog = &metric[countResult]{Description: descBacklog, Results: pending}
+		}
+		if want("completions") {
+			body.Completions = &metric[countResult]{Description: fmt.Sprintf(descCompletions, secs), Results: counts(m.Completed)}
+		}
+		if want("failures") {
+			body.Failures = &metric[countResult]{Description: fmt.Sprintf(descFailures, secs), Results: counts(m.Failed)}
+		}
+		if want("pending") {
+			body.Pending = &metric[countResult]{Description: descPending, Results: pending}
+		}
+	}
+	if want("throughput") {
+		m, err := a.sumMetrics(ctx, sites, ThroughputWindow)
+		if err != nil {
+			return err
+		}
+		secs := ThroughputWindow.Seconds()
+		body.Throughput = &metric[rateResult]{
+			Description: fmt.Sprintf(descThroughput, int64(secs)),
+			Results:     rateResult{Count: fixed2(float64(m.Completed.Ops) / secs), Size: fixed2(float64(m.Completed.Bytes) / secs)},
+		}
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+func counts(c ports.Counts) countResult { return countResult{Count: c.Ops, Size: c.Bytes} }
+
+// sumMetrics adds the counts of sites over window.
+func (a *api) sumMetrics(ctx context.Context, sites []string, window time.Duration) (ports.SiteMetrics, error) {
+	var sum ports.SiteMetrics
+	add := func(to *ports.Counts, c ports.Counts) { to.Ops += c.Ops; to.Bytes += c.Bytes }
+	for _, s := range sites {
+		m, err := a.deps.Metrics.Site(ctx, s, window)
+		if err != nil {
+			return sum, fmt.Errorf("metrics of site %s: %w", s, err)
+		}
+		add(&sum.Queued, m.Queued)
+		add(&sum.Completed, m.Completed)
+		add(&sum.Failed, m.Failed)
+		add(&sum.Pending, m.Pending)
+	}
+	return sum, nil
+}
+
+func fixed2(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// objectProgressBody is upstream's per-object progress.
+type objectProgressBody struct {
+	Description string `json:"description"`
+	Pending     int64  `json:"pending"`
+	Completed   int64  `json:"completed"`
+	Progress    string `json:"progress"`
+}
+
+// objectProgress answers /_/metrics/crr/<site>/progress/<bucket>/<key>.
+// Upstream counts the bytes of each part as it is copied; the ports here
+// record no per-object bytes, so progress is read from the version's
+// metadata: a site COMPLETED is 100% of the object's bytes, any other
+// status 0%. An unknown version, or one not replicated to the site, has
+// no progress (zeros), as upstream answers when it has no data.
+func (a *api) objectProgress(w http.ResponseWriter, r *http.Request, p params) error {
+	site, err := a.site(p)
+	if err != nil {
+		return err
+	}
+	body := objectProgressBody{Description: descObjectProgress, Progress: "0%"}
+	v, err := a.deps.Metadata.Version(r.Context(), p["bucket"], p["key"], r.URL.Query().Get("versionId"))
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("read metadata of %s/%s: %w", p["bucket"], p["key"], err)
+	default:
+		size := int64(0)
+		if v.NeedsData() {
+			size = v.Size
+		}
+		if b, ok := v.Site(site); ok {
+			if b.Status == domain.StatusCompleted {
+				body.Completed, body.Progress = size, "100%"
+			} else {
+				body.Pending = size
+			}
+		}
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+type objectThroughputBody struct {
+	Description string `json:"description"`
+	Throughput  string `json:"throughput"`
+}
+
+// objectThroughput answers /_/metrics/crr/<site>/throughput/<bucket>/<key>.
+// Without per-object byte counts in the ports it is always "0.00", which
+// is what upstream answers for an object it has no data on.
+func (a *api) objectThroughput(w http.ResponseWriter, r *http.Request, p params) error {
+	if _, err := a.site(p); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, objectThroughputBody{Description: descObjectThroughput, Throughput: fixed2(0)})
+}

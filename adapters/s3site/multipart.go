@@ -1,0 +1,201 @@
+package s3site
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// abortTimeout bounds the clean-up of a failed multipart upload, which
+// runs even when the copy's context has ended.
+const abortTimeout = 30 * time.Second
+
+// putMultipart streams body into a multipart upload. Parts are read one
+// after the other into at most inFlight reusable buffers and uploaded
+// concurrently, so memory stays below inFlight*partSize whatever the
+// object's size. Any failure aborts the upload, leaving no parts behind.
+func (c *Client) putMultipart(ctx context.Context, o object, body io.Reader) (string, error) {
+	create := &s3.CreateMultipartUploadInput{Bucket: aws.String(o.bucket), Key: aws.String(o.key), Metadata: o.meta}
+	if o.contentType != "" {
+		create.ContentType = aws.String(o.contentType)
+	}
+	if len(o.tags) > 0 {
+		create.Tagging = aws.String(encodeTags(o.tags))
+	}
+	mpu, err := c.s3.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return "", fmt.Errorf("create multipart upload of %s/%s: %w", o.bucket, o.key, translate(err))
+	}
+	uploadID := aws.ToString(mpu.UploadId)
+	vid, err := c.uploadParts(ctx, o, uploadID, body)
+	if err != nil {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		_, aerr := c.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID),
+		})
+		if aerr != nil && !isNotFound(aerr) {
+			// The upload's parts stay until a lifecycle rule removes them.
+			err = errors.Join(err, fmt.Errorf("abort multipart upload %s: %w", uploadID, aerr))
+		}
+		return "", err
+	}
+	return vid, nil
+}
+
+// uploadParts sends the parts of upload uploadID and completes it.
+func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, body io.Reader) (string, error) {
+	partSize, inFlight := c.cfg.partPlan(o.size)
+	nParts := int((o.size + partSize - 1) / partSize)
+	parts := make([]types.CompletedPart, nParts)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	buffers := c.newPartBuffers(partSize, inFlight)
+	defer buffers.release()
+	var whole hash.Hash // MD5 of the whole object, to check against the source's
+	if isMD5Hex(o.contentMD5) {
+		whole = md5.New()
+	}
+
+	var wg sync.WaitGroup
+	for i := range nParts {
+		buf, err := buffers.get(ctx)
+		if err != nil {
+			break // a part failed, or ctx ended: the cause says which
+		}
+		n := min(partSize, o.size-int64(i)*partSize)
+		data := buf[:n]
+		if _, err := io.ReadFull(body, data); err != nil {
+			buffers.put(buf)
+			cancel(fmt.Errorf("read part %d of %d from the source: %w", i+1, nParts, err))
+			break
+		}
+		if whole != nil {
+			whole.Write(data)
+		}
+		num := int32(i + 1)
+		wg.Go(func() {
+			defer buffers.put(buf)
+			etag, err := c.uploadPart(ctx, o, uploadID, num, data)
+			if err != nil {
+				cancel(fmt.Errorf("upload part %d of %d of %s/%s: %w", num, nParts, o.bucket, o.key, err))
+				return
+			}
+			parts[num-1] = types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return "", err
+	}
+	// Every byte is read: the source must be at its end.
+	if _, err := body.Read(make([]byte, 1)); err != io.EOF {
+		if err == nil {
+			err = errors.New("the source holds more data than its size")
+		}
+		return "", err
+	}
+	if whole != nil {
+		if got := hex.EncodeToString(whole.Sum(nil)); got != o.contentMD5 {
+			// Not marked permanent: a corrupted read may not happen again.
+			return "", fmt.Errorf("data read from the source has MD5 %s, its metadata says %s", got, o.contentMD5)
+		}
+	}
+	out, err := c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		return "", fmt.Errorf("complete multipart upload of %s/%s: %w", o.bucket, o.key, translate(err))
+	}
+	return c.versionOf(ctx, o, out.VersionId, out.ETag)
+}
+
+// uploadPart sends one buffered part with its MD5, letting the SDK retry
+// it (the buffer can be sent again, unlike a streamed body).
+func (c *Client) uploadPart(ctx context.Context, o object, uploadID string, num int32, data []byte) (string, error) {
+	sum := md5.Sum(data)
+	out, err := c.s3.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID),
+		PartNumber: aws.Int32(num), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	}, streaming, func(opts *s3.Options) { opts.RetryMaxAttempts = c.cfg.PartAttempts })
+	if err != nil {
+		return "", translate(err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// partBuffers hands out at most n buffers of one upload, reusing the
+// client's pooled buffers when parts have the configured size.
+type partBuffers struct {
+	pool      *sync.Pool // nil when parts are not of the pooled size
+	size      int64
+	free      chan []byte
+	allocated int
+	n         int
+}
+
+func (c *Client) newPartBuffers(size int64, n int) *partBuffers {
+	b := &partBuffers{size: size, free: make(chan []byte, n), n: n}
+	if size == c.cfg.PartSize {
+		b.pool = &c.parts
+	}
+	return b
+}
+
+// get returns a free buffer, allocating one while fewer than n exist, or
+// waits for one to be put back.
+func (b *partBuffers) get(ctx context.Context) ([]byte, error) {
+	select {
+	case buf := <-b.free:
+		return buf, nil
+	default:
+	}
+	if b.allocated < b.n {
+		b.allocated++
+		if b.pool != nil {
+			if p, ok := b.pool.Get().(*[]byte); ok {
+				return *p, nil
+			}
+		}
+		return make([]byte, b.size), nil
+	}
+	select {
+	case buf := <-b.free:
+		return buf, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// put gives a buffer back; it never blocks.
+func (b *partBuffers) put(buf []byte) { b.free <- buf }
+
+// release returns the buffers to the client's pool once every part is
+// done with them.
+func (b *partBuffers) release() {
+	for {
+		select {
+		case buf := <-b.free:
+			if b.pool != nil {
+				b.pool.Put(&buf)
+			}
+		default:
+			return
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package s3site
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// ReplicaReader reads back what a destination holds, for tests and
+// checkers. It reads whole objects into memory: it is not for big data.
+type ReplicaReader struct {
+	c *Client
+}
+
+var _ ports.ReplicaReader = (*ReplicaReader)(nil)
+
+// ReplicaReader returns a reader of the client's buckets.
+func (c *Client) ReplicaReader() *ReplicaReader { return &ReplicaReader{c: c} }
+
+// Replicas returns every version and delete marker of key, oldest first,
+// with data, user metadata (the replication markers included), content
+// type and tags; SourceVersionID comes from the scal-version-id marker.
+// Versions that are not replicas come too, with an empty SourceVersionID.
+func (rr *ReplicaReader) Replicas(ctx context.Context, bucket, key string) ([]ports.StoredReplica, error) {
+	versions, err := rr.c.listVersions(ctx, bucket, key, 0)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(versions)
+	out := make([]ports.StoredReplica, 0, len(versions))
+	for _, v := range versions {
+		if v.deleteMarker {
+			out = append(out, ports.StoredReplica{
+				Replica:   ports.Replica{Bucket: bucket, Key: key, IsDeleteMarker: true},
+				VersionID: v.id,
+			})
+			continue
+		}
+		sr, err := rr.read(ctx, bucket, key, v.id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}
+
+// read fetches one version with its metadata and tags.
+func (rr *ReplicaReader) read(ctx context.Context, bucket, key, versionID string) (ports.StoredReplica, error) {
+	obj, err := rr.c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+	if err != nil {
+		return ports.StoredReplica{}, fmt.Errorf("get object %s/%s version %s: %w", bucket, key, versionID, translate(err))
+	}
+	data, err := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if err != nil {
+		return ports.StoredReplica{}, fmt.Errorf("read object %s/%s version %s: %w", bucket, key, versionID, err)
+	}
+	r := ports.Replica{
+		Bucket: bucket, Key: key, Size: int64(len(data)),
+		ContentType: aws.ToString(obj.ContentType), ContentMD5: etagMD5(aws.ToString(obj.ETag)),
+	}
+	if len(obj.Metadata) > 0 {
+		r.UserMeta = obj.Metadata
+		r.SourceVersionID = sourceVersion(obj.Metadata)
+	}
+	if aws.ToInt32(obj.TagCount) > 0 || obj.TagCount == nil {
+		tags, err := rr.c.s3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+		if err != nil {
+			return ports.StoredReplica{}, fmt.Errorf("get tags of %s/%s version %s: %w", bucket, key, versionID, translate(err))
+		}
+		for _, t := range tags.TagSet {
+			if r.Tags == nil {
+				r.Tags = map[string]string{}
+			}
+			r.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return ports.StoredReplica{Replica: r, VersionID: versionID, Data: data}, nil
+}
