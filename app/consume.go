@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
@@ -153,12 +154,23 @@ type DeadLetter struct {
 	Payload string            `json:"payload"`
 	Headers map[string]string `json:"headers,omitempty"`
 	At      time.Time         `json:"at"`
+	// Truncated is the payload's original size when it was cut.
+	Truncated int `json:"truncated,omitempty"`
 }
+
+// maxDeadLetterPayload bounds the input kept in a dead letter.
+const maxDeadLetterPayload = 64 << 10
 
 // deadLetter publishes bad input with the reason it was rejected, retrying
 // until it is accepted or ctx ends: bad input is never dropped silently.
 func deadLetter(ctx context.Context, pub ports.Publisher, topic, source string, m ports.Message, reason error, log *slog.Logger) error {
 	rec := DeadLetter{Reason: reason.Error(), Source: source, Key: m.Key, Payload: string(m.Payload), Headers: m.Headers, At: time.Now().UTC()}
+	if len(rec.Payload) > maxDeadLetterPayload {
+		// Keep the record publishable: the reason and the start of the
+		// input say enough to find the rest at its source.
+		rec.Payload = rec.Payload[:maxDeadLetterPayload]
+		rec.Truncated = len(m.Payload)
+	}
 	payload, _ := json.Marshal(rec)
 	log.Warn("dead-lettered bad input", "source", source, "key", m.Key, "reason", rec.Reason)
 	return retryForever(ctx, func() error {
@@ -166,15 +178,16 @@ func deadLetter(ctx context.Context, pub ports.Publisher, topic, source string, 
 	}, log, "publish to dead-letter topic")
 }
 
-// retryForever retries fn with capped backoff until it succeeds or ctx ends.
-// It serves effects that must happen (a status write, a publish) where
-// giving up would lose work.
+// retryForever retries fn with capped backoff until it succeeds, fails
+// with an error that retrying cannot fix (returned as is), or ctx ends. It
+// serves effects that must happen (a status write, a publish) where giving
+// up on a transient failure would lose work.
 func retryForever(ctx context.Context, fn func() error, log *slog.Logger, what string) error {
 	delay := 50 * time.Millisecond
 	for {
 		err := fn()
-		if err == nil {
-			return nil
+		if err == nil || domain.Classify(err) != domain.Transient {
+			return err
 		}
 		log.Warn("retrying", "what", what, "err", err, "in", delay)
 		select {

@@ -115,16 +115,42 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 			queued = append(queued, sites...)
 		}
 	}
-	if len(msgs) > 0 {
-		if err := retryForever(ctx, func() error { return p.Publisher.Publish(ctx, p.Topics.Entries, msgs...) }, p.Log, "publish entries"); err != nil {
-			return err
-		}
+	if err := p.publish(ctx, msgs); err != nil {
+		return err
 	}
 	for _, q := range queued {
 		recordMetric(ctx, p.Metrics, p.Log, q.site, ports.MetricQueued, q.bytes)
 	}
 	last := events[len(events)-1].Position
 	return retryForever(ctx, func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }, p.Log, "save checkpoint")
+}
+
+// publish sends a batch of entries. When the bus refuses the batch for
+// good (say, an entry over its size limit), each entry is sent alone and
+// those refused go to the dead-letter topic, so one bad entry neither blocks
+// the journal nor takes the others with it.
+func (p *Populator) publish(ctx context.Context, msgs []ports.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	send := func(ms ...ports.Message) error {
+		return retryForever(ctx, func() error { return p.Publisher.Publish(ctx, p.Topics.Entries, ms...) }, p.Log, "publish entries")
+	}
+	err := send(msgs...)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := send(m); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", m, fmt.Errorf("entry refused by the bus: %w", err), p.Log); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 type queuedSite struct {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"

@@ -26,6 +26,7 @@ Roles (each runs until SIGINT/SIGTERM, then drains and stops):
   all          every role in one process
 
 Tools:
+  ctl          operator CLI over the HTTP API (backbeat ctl --help)
   simulate     play CloudServer: create demo buckets and write objects
   config       print the effective configuration (secrets masked)
 
@@ -38,6 +39,9 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == "ctl" {
+		return runCtl(ctx, args, os.Stdout, os.Stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	configPath := fs.String("config", os.Getenv("BACKBEAT_CONFIG"), "configuration file (YAML)")
 	site := fs.String("site", "", "replicator: the site to serve (default: every configured site)")

@@ -394,7 +394,7 @@ start_s3() {
     mkdir -p "$d/root" "$d/versions"
     ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" \
         spawn "$name" "$STACK/bin/versitygw" --port "$HOST:$(s3_port "$name")" \
-        --region "$S3_REGION" --quiet \
+        --region "$S3_REGION" --quiet --keep-alive \
         posix --versioning-dir "$d/versions" "$d/root"
 }
 
