@@ -135,7 +135,7 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 func defaults() Config {
 	return Config{
 		Backend: "real",
-		Source: localS3("http://127.0.0.1:17000"),
+		Source:  localS3("http://127.0.0.1:17000"),
 		Sites: []SiteConfig{
 			{Name: "site-a", S3: localS3("http://127.0.0.1:17001")},
 			{Name: "site-b", S3: localS3("http://127.0.0.1:17002")},
