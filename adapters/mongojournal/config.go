@@ -39,6 +39,11 @@ type Config struct {
 	Database string `yaml:"database"`
 	// Mode is ModeCollections (default) or ModeDatabase.
 	Mode string `yaml:"mode"`
+	// BucketPrefix, when set, limits collections mode to the buckets whose
+	// names start with it. It lets several services (or tests) share one
+	// metadata database, and spares mongo-java-server, whose every poll of
+	// every stream scans its whole oplog, the streams of other buckets.
+	BucketPrefix string `yaml:"bucketPrefix"`
 	// BucketRefresh is how often the list of replicated buckets is read
 	// again (collections mode: open and close streams; database mode: how
 	// long a bucket's key format is reused).

@@ -153,6 +153,9 @@ func (c *cursor) refresh(ctx context.Context) error {
 	nowTS := &clusterTime{T: uint32(now.Unix())}
 	listed := make(map[string]bool, len(buckets))
 	for _, b := range buckets {
+		if !strings.HasPrefix(b.Name, c.cfg.BucketPrefix) {
+			continue
+		}
 		listed[b.Name] = true
 		if s := c.streams[b.Name]; s != nil {
 			s.vFormat = b.VFormat

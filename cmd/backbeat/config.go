@@ -59,6 +59,9 @@ type MongoConfig struct {
 	// JournalMode is "collections" (one change stream per replicated bucket,
 	// works everywhere) or "database" (one stream, MongoDB only).
 	JournalMode string `yaml:"journalMode"`
+	// BucketPrefix, when set, limits the journal to buckets whose names
+	// start with it (collections mode).
+	BucketPrefix string `yaml:"bucketPrefix"`
 }
 
 // KafkaConfig reaches the bus.

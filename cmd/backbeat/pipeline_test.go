@@ -43,6 +43,7 @@ func realStack(t *testing.T) Config {
 	cfg.Replication.GroupPrefix = run
 	cfg.Populator.CheckpointName = run
 	cfg.Redis.KeyPrefix = run + ":"
+	cfg.Mongo.BucketPrefix = run
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
 	return cfg
@@ -73,7 +74,7 @@ func TestPipelineOnTheRealStack(t *testing.T) {
 	cfg := realStack(t)
 	w := startService(t, cfg)
 	ctx := context.Background()
-	bucket := fmt.Sprintf("pipe-%d", time.Now().UnixNano()%1e9)
+	bucket := cfg.Mongo.BucketPrefix + "-pipe"
 	var out strings.Builder
 	sims := simulateOptions{objects: 200, size: 2048, buckets: 1, wait: 3 * time.Minute}
 	written, err := simulateInto(ctx, w, cfg, &out, bucket, sims)
@@ -112,7 +113,7 @@ func TestLargeObjectIsCopiedWithFlatMemory(t *testing.T) {
 	w := startService(t, cfg)
 	ctx := context.Background()
 	const size = 256 << 20
-	bucket := fmt.Sprintf("big-%d", time.Now().UnixNano()%1e9)
+	bucket := cfg.Mongo.BucketPrefix + "-big"
 	b := demoBucket(bucket, cfg.SiteNames())
 	if err := createBuckets(ctx, w, b, cfg.SiteNames()); err != nil {
 		t.Fatal(err)

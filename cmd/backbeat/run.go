@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/openbackbeat/backbeat/adapters/otelslog"
 	"github.com/openbackbeat/backbeat/app"
 )
 
@@ -77,26 +78,35 @@ func run(ctx context.Context, args []string) error {
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(otelslog.NewHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // runRoles wires the adapters once and runs the chosen roles until ctx
 // ends; then every role drains, and the adapters close in reverse order.
 func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site string, demo int) error {
+	startDebug(ctx, log)
 	w, err := wire(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer w.close()
-	shutdownTelemetry, err := setupTelemetry(ctx, cfg.Telemetry)
+	tel, err := setupTelemetry(ctx, cfg.Telemetry)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = shutdownTelemetry(sctx)
+		_ = tel.shutdown(sctx)
 	}()
+	w.telemetry, w.prometheus = tel.app, tel.prometheus
+	if w.metrics != nil {
+		backlog, err := tel.app.ObserveBacklog(w.metrics, cfg.SiteNames())
+		if err != nil {
+			return err
+		}
+		defer func() { _ = backlog.Unregister() }()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	start := func(name string, fn func(context.Context) error) {
 		g.Go(func() error {
@@ -158,7 +168,7 @@ func topics(cfg Config) app.Topics { return app.Topics(cfg.Topics) }
 func populator(w *wiring, cfg Config, log *slog.Logger) *app.Populator {
 	return &app.Populator{
 		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
-		Topics: topics(cfg), Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
+		Telemetry: w.telemetry, Topics: topics(cfg), Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
 		BatchSize: cfg.Populator.BatchSize, Log: log.With("role", "populator"),
 	}
 }
@@ -168,7 +178,7 @@ func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Repli
 		Site: site, Subscriber: w.sub, Publisher: w.pub, Source: w.source, Destination: w.dests[site], Control: w.control,
 		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix, Concurrency: cfg.Replication.Concurrency,
 		Retry: cfg.RetryPolicy(), MaxReplays: cfg.Replication.MaxReplays, ReplayDelay: cfg.Replication.ReplayDelay,
-		Log: log.With("role", "replicator", "site", site),
+		Log: log.With("role", "replicator", "site", site), Telemetry: w.telemetry,
 	}
 }
 
@@ -176,6 +186,6 @@ func statusApplier(w *wiring, cfg Config, log *slog.Logger) *app.StatusApplier {
 	return &app.StatusApplier{
 		Subscriber: w.sub, Publisher: w.pub, Metadata: w.metadata, Failures: w.failures, Metrics: w.metrics,
 		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix + "-status", Concurrency: cfg.Replication.Concurrency,
-		Log: log.With("role", "status"),
+		Log: log.With("role", "status"), Telemetry: w.telemetry,
 	}
 }

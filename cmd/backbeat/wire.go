@@ -31,6 +31,8 @@ type wiring struct {
 	control       ports.SiteControl
 	// prometheus serves the service's metrics in Prometheus text format.
 	prometheus http.Handler
+	// telemetry holds the app's metric instruments; nil records nothing.
+	telemetry *app.Telemetry
 	// health checks each backing service, by name, for the healthcheck.
 	health map[string]func(context.Context) error
 	// closers run in reverse order on shutdown.

@@ -31,7 +31,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	w.metadata, w.writer, w.checkpoints = meta, meta, meta
 	w.health["mongo"] = func(ctx context.Context) error { return meta.Client().Ping(ctx, nil) }
 
-	journal, err := mongojournal.NewWithClient(meta.Client(), mongojournal.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Mode: cfg.Mongo.JournalMode, Logger: log})
+	journal, err := mongojournal.NewWithClient(meta.Client(), mongojournal.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Mode: cfg.Mongo.JournalMode, BucketPrefix: cfg.Mongo.BucketPrefix, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("mongo journal: %w", err)
 	}
