@@ -36,7 +36,10 @@ func NewDelivery(m Message, partition int32, offset int64, ack func()) *Delivery
 // Ack records that this delivery's effect is done: the group's position on
 // its partition moves past it. Callers ack the deliveries of a partition in
 // offset order (app.Ledger does this); a delivery never acked is delivered
-// again to the group after a restart or rebalance.
+// again to the group after a restart or rebalance, and an acknowledged one
+// is not, once the subscription has ended cleanly. An ack that arrives
+// after a rebalance moved the partition away may be ignored: the message is
+// then delivered again (at-least-once).
 func (d *Delivery) Ack() {
 	if d.ack != nil {
 		d.ack()

@@ -17,7 +17,10 @@ type FailedEntry struct {
 // FailurePage is one page of a failure listing.
 type FailurePage struct {
 	Entries []FailedEntry
-	// NextMarker resumes the listing when Truncated.
+	// NextMarker resumes the listing when Truncated: the failure time (Unix
+	// ms) of the first entry not returned. It is inclusive, so entries of
+	// that same millisecond may be listed again on the next page; callers
+	// that need exactly-once collapse them by site/bucket/key/version.
 	NextMarker int64
 	Truncated  bool
 }

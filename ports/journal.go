@@ -34,7 +34,8 @@ type Journal interface {
 type JournalCursor interface {
 	// Next returns between 1 and max events, waiting until at least one is
 	// available. It returns ctx.Err() when ctx ends first. Transient failures
-	// of the journal are retried inside; an error means the cursor is dead.
+	// of the journal are retried inside; any error, ctx's included, means the
+	// cursor is done: open a new one from the last processed position.
 	Next(ctx context.Context, max int) ([]JournalEvent, error)
 	Close(ctx context.Context) error
 }

@@ -19,6 +19,8 @@ type SiteControl interface {
 	State(ctx context.Context, site string) (SiteState, error)
 	// SetState stores st and notifies watchers.
 	SetState(ctx context.Context, site string, st SiteState) error
-	// Watch sends the current state, then every change, until ctx ends.
+	// Watch sends the current state, then changes as they happen, until ctx
+	// ends. A slow reader may miss intermediate states but always receives
+	// the latest one.
 	Watch(ctx context.Context, site string) (<-chan SiteState, error)
 }
