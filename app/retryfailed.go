@@ -50,9 +50,6 @@ var ErrRetryInProgress = errors.New("a retry of this entry is already in progres
 // metadata, an entry for that site only is published, and it leaves the
 // failure store. A lock per entry keeps concurrent retries from doubling.
 func (f *FailedRetrier) Retry(ctx context.Context, reqs []RetryRequest) []RetryResult {
-	if f.Log == nil {
-		f.Log = slog.New(slog.DiscardHandler)
-	}
 	results := make([]RetryResult, 0, len(reqs))
 	seen := map[RetryRequest]bool{}
 	for _, req := range reqs {
@@ -129,4 +126,11 @@ func (f *FailedRetrier) retryOne(ctx context.Context, req RetryRequest) (domain.
 	}
 	f.Log.InfoContext(ctx, "retrying failed entry", "bucket", req.Bucket, "key", req.Key, "version", req.VersionID, "site", req.Site)
 	return obj, nil
+}
+
+func (f *FailedRetrier) logger() *slog.Logger {
+	if f.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Log
 }
