@@ -28,6 +28,8 @@ type StatusApplier struct {
 	Concurrency int
 	// OnApplied, when set, observes every outcome applied (lag metrics).
 	OnApplied func(o domain.Outcome)
+	// Telemetry records outcomes and lag; optional.
+	Telemetry *Telemetry
 	Log       *slog.Logger
 }
 
@@ -46,7 +48,7 @@ func (a *StatusApplier) Run(ctx context.Context) error {
 func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 	out, err := domain.DecodeOutcome(d.Payload)
 	if err != nil {
-		if err := deadLetter(ctx, a.Publisher, a.Topics.DeadLetter, a.Topics.Status, d.Message, err, a.Log); err != nil {
+		if err := deadLetter(ctx, a.Publisher, a.Topics.DeadLetter, a.Topics.Status, d.Message, err, a.Log, a.Telemetry); err != nil {
 			return &task{key: "dead-letter", id: fmt.Sprint(d.Partition, d.Offset), run: func(context.Context) {}}
 		}
 		return nil
@@ -83,10 +85,10 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome) error {
 	case errors.Is(err, errNoChange):
 		// Already applied (a redelivery), or the site was COMPLETED before.
 	case errors.Is(err, domain.ErrStaleOutcome), errors.Is(err, ports.ErrNotFound), errors.Is(err, domain.ErrIllegalTransition):
-		a.Log.Info("outcome not applied", "bucket", out.Bucket, "key", out.Key, "version", out.VersionID, "site", out.Site, "status", out.Status, "reason", err)
+		a.Log.InfoContext(ctx, "outcome not applied", "bucket", out.Bucket, "key", out.Key, "version", out.VersionID, "site", out.Site, "status", out.Status, "reason", err)
 		return nil
 	case errors.Is(err, domain.ErrPoison):
-		a.Log.Warn("outcome for an unknown site", "bucket", out.Bucket, "key", out.Key, "site", out.Site, "err", err)
+		a.Log.WarnContext(ctx, "outcome for an unknown site", "bucket", out.Bucket, "key", out.Key, "site", out.Site, "err", err)
 		return nil
 	case err != nil:
 		return fmt.Errorf("apply outcome to %s/%s %s: %w", out.Bucket, out.Key, out.VersionID, err)
@@ -108,6 +110,7 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome) error {
 			kind = ports.MetricFailed
 		}
 		recordMetric(ctx, a.Metrics, a.Log, out.Site, kind, out.Bytes)
+		a.Telemetry.applied(ctx, out, time.Now())
 		if a.OnApplied != nil {
 			a.OnApplied(out)
 		}
@@ -122,6 +125,6 @@ func recordMetric(ctx context.Context, m ports.MetricsRecorder, log *slog.Logger
 		return
 	}
 	if err := m.Record(ctx, site, kind, bytes); err != nil {
-		log.Warn("record metric", "site", site, "kind", kind, "err", err)
+		log.WarnContext(ctx, "record metric", "site", site, "kind", kind, "err", err)
 	}
 }

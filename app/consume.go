@@ -163,7 +163,7 @@ const maxDeadLetterPayload = 64 << 10
 
 // deadLetter publishes bad input with the reason it was rejected, retrying
 // until it is accepted or ctx ends: bad input is never dropped silently.
-func deadLetter(ctx context.Context, pub ports.Publisher, topic, source string, m ports.Message, reason error, log *slog.Logger) error {
+func deadLetter(ctx context.Context, pub ports.Publisher, topic, source string, m ports.Message, reason error, log *slog.Logger, tel *Telemetry) error {
 	rec := DeadLetter{Reason: reason.Error(), Source: source, Key: m.Key, Payload: string(m.Payload), Headers: m.Headers, At: time.Now().UTC()}
 	if len(rec.Payload) > maxDeadLetterPayload {
 		// Keep the record publishable: the reason and the start of the
@@ -172,10 +172,14 @@ func deadLetter(ctx context.Context, pub ports.Publisher, topic, source string, 
 		rec.Truncated = len(m.Payload)
 	}
 	payload, _ := json.Marshal(rec)
-	log.Warn("dead-lettered bad input", "source", source, "key", m.Key, "reason", rec.Reason)
-	return retryForever(ctx, func() error {
+	log.WarnContext(ctx, "dead-lettered bad input", "source", source, "key", m.Key, "reason", rec.Reason)
+	err := retryForever(ctx, func() error {
 		return pub.Publish(ctx, topic, ports.Message{Key: m.Key, Payload: payload})
 	}, log, "publish to dead-letter topic")
+	if err == nil {
+		tel.deadLettered(ctx, source)
+	}
+	return err
 }
 
 // retryForever retries fn with capped backoff until it succeeds, fails
@@ -189,7 +193,7 @@ func retryForever(ctx context.Context, fn func() error, log *slog.Logger, what s
 		if err == nil || domain.Classify(err) != domain.Transient {
 			return err
 		}
-		log.Warn("retrying", "what", what, "err", err, "in", delay)
+		log.WarnContext(ctx, "retrying", "what", what, "err", err, "in", delay)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s: %w (last error: %v)", what, ctx.Err(), err)
@@ -210,5 +214,3 @@ func traceHeaders(ctx context.Context) map[string]string {
 	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
 	return h
 }
-
-var tracer = otel.Tracer("github.com/openbackbeat/backbeat/app")

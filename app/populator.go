@@ -25,6 +25,7 @@ type Populator struct {
 	Metadata    ports.MetadataStore
 	Publisher   ports.Publisher
 	Metrics     ports.MetricsRecorder // optional
+	Telemetry   *Telemetry            // optional
 	Topics      Topics
 	// Sites are the destination sites this service replicates to; a version
 	// naming another site fails for that site with a clear reason.
@@ -105,7 +106,7 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 				return err
 			}
 			bad := ports.Message{Key: domain.OrderingKey(ev.Bucket, ev.Key), Payload: ev.Value}
-			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", bad, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, err), p.Log); err != nil {
+			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", bad, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, err), p.Log, p.Telemetry); err != nil {
 				return err
 			}
 			continue
@@ -120,6 +121,7 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 	}
 	for _, q := range queued {
 		recordMetric(ctx, p.Metrics, p.Log, q.site, ports.MetricQueued, q.bytes)
+		p.Telemetry.entryPublished(ctx, q.site)
 	}
 	last := events[len(events)-1].Position
 	return retryForever(ctx, func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }, p.Log, "save checkpoint")
@@ -145,7 +147,7 @@ func (p *Populator) publish(ctx context.Context, msgs []ports.Message) error {
 			if ctx.Err() != nil {
 				return err
 			}
-			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", m, fmt.Errorf("entry refused by the bus: %w", err), p.Log); err != nil {
+			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", m, fmt.Errorf("entry refused by the bus: %w", err), p.Log, p.Telemetry); err != nil {
 				return err
 			}
 		}
@@ -256,7 +258,8 @@ func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, ref
 		return fmt.Errorf("mark refused sites FAILED on %s/%s %s: %w", obj.Bucket, obj.Key, obj.VersionID, err)
 	}
 	for site, reason := range refused {
-		p.Log.Warn("version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", site, "reason", reason)
+		p.Log.WarnContext(ctx, "version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", site, "reason", reason)
+		p.Telemetry.siteFailed(ctx, site)
 	}
 	return nil
 }

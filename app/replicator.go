@@ -39,6 +39,8 @@ type Replicator struct {
 	// ReplayDelay is how long a replayed entry waits before its next try.
 	ReplayDelay time.Duration
 	Log         *slog.Logger
+	// Telemetry counts retries and replays; optional.
+	Telemetry *Telemetry
 
 	gate *Gate
 }
@@ -117,7 +119,7 @@ func (r *Replicator) applyState(ctx context.Context, st ports.SiteState) {
 func (r *Replicator) plan(ctx context.Context, d *ports.Delivery) *task {
 	entry, obj, err := domain.DecodeEntry(d.Payload)
 	if err != nil {
-		if err := deadLetter(ctx, r.Publisher, r.Topics.DeadLetter, r.Topics.Entries, d.Message, err, r.Log); err != nil {
+		if err := deadLetter(ctx, r.Publisher, r.Topics.DeadLetter, r.Topics.Entries, d.Message, err, r.Log, r.Telemetry); err != nil {
 			return &task{key: "dead-letter", id: fmt.Sprint(d.Partition, d.Offset), run: func(context.Context) {}}
 		}
 		return nil
@@ -163,7 +165,8 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 			break
 		}
 		delay := r.Retry.Delay(attempts)
-		r.Log.Info("retrying copy", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "attempt", attempts, "in", delay, "err", err)
+		r.Telemetry.retried(ctx, r.Site)
+		r.Log.InfoContext(ctx, "retrying copy", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "attempt", attempts, "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
@@ -196,7 +199,8 @@ func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error
 	entry.Site = r.Site
 	entry.ReplayCount++
 	entry.NotBefore = time.Now().Add(r.ReplayDelay).UnixMilli()
-	r.Log.Warn("replaying entry later", "site", r.Site, "bucket", entry.Bucket, "key", entry.Key, "replay", entry.ReplayCount, "err", cause)
+	r.Telemetry.replayed(ctx, r.Site)
+	r.Log.WarnContext(ctx, "replaying entry later", "site", r.Site, "bucket", entry.Bucket, "key", entry.Key, "replay", entry.ReplayCount, "err", cause)
 	msg := ports.Message{Key: entry.OrderingKey(), Payload: entry.Encode(), Headers: traceHeaders(ctx)}
 	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Replay, msg) }, r.Log, "publish replay")
 }
