@@ -160,11 +160,11 @@ func defaults() Config {
 }
 
 // localS3 reaches one S3 server of the local stack. Copies of 16 MiB and
-// more go multipart, 8 MiB parts, 4 in flight: at most 32 MiB of buffers
-// per copy whatever the object's size.
+// more go multipart, 5 MiB parts (S3's minimum), 4 in flight: at most
+// 20 MiB of buffers per copy whatever the object's size.
 func localS3(endpoint string) S3Config {
 	return S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key",
-		MultipartThreshold: 16 << 20, PartSize: 8 << 20, MaxPartsInFlight: 4}
+		MultipartThreshold: 16 << 20, PartSize: 5 << 20, MaxPartsInFlight: 4}
 }
 
 // loadConfig reads path (if not empty) over the defaults, then applies
