@@ -14,14 +14,14 @@ package bustest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	shared "github.com/openbackbeat/backbeat/ports/internal/suite"
 
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -87,11 +87,7 @@ type suite struct {
 	sub ports.Subscriber
 }
 
-func unique(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func unique(prefix string) string { return shared.Unique(prefix) }
 
 // topic returns a new topic name, created if the bus needs it.
 func (s *suite) topic(t *testing.T) string {

@@ -11,12 +11,13 @@ package failurestest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	shared "github.com/openbackbeat/backbeat/ports/internal/suite"
 
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -24,17 +25,9 @@ import (
 // timeout bounds each case: generous for a real service on a slow machine.
 const timeout = 60 * time.Second
 
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxFor(t *testing.T) context.Context { return shared.Context(t, timeout) }
 
-func unique(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func unique(prefix string) string { return shared.Unique(prefix) }
 
 // Run checks the ports.FailureStore contract. newStore is called once per
 // case and registers its own cleanup with t. Entries are at most 23 hours

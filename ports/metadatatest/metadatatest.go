@@ -13,8 +13,6 @@ package metadatatest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -23,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	shared "github.com/openbackbeat/backbeat/ports/internal/suite"
 
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -59,17 +59,9 @@ func Run(t *testing.T, newStore func(t *testing.T) (ports.MetadataStore, ports.M
 	}
 }
 
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxFor(t *testing.T) context.Context { return shared.Context(t, timeout) }
 
-func unique(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func unique(prefix string) string { return shared.Unique(prefix) }
 
 // replicationConfig has one enabled rule to two sites and a disabled one.
 // Every rule names the same destination: CloudServer stores one per

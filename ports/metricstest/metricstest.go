@@ -10,12 +10,12 @@ package metricstest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	shared "github.com/openbackbeat/backbeat/ports/internal/suite"
 
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -48,17 +48,9 @@ func Run(t *testing.T, newRecorder func(t *testing.T) ports.MetricsRecorder) {
 	}
 }
 
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxFor(t *testing.T) context.Context { return shared.Context(t, timeout) }
 
-func unique(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func unique(prefix string) string { return shared.Unique(prefix) }
 
 func record(t *testing.T, r ports.MetricsRecorder, site string, kind ports.MetricKind, bytes int64, times int) {
 	t.Helper()

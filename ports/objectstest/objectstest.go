@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	shared "github.com/openbackbeat/backbeat/ports/internal/suite"
+
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -37,17 +39,9 @@ const LargeSize = 12 << 20
 // timeout bounds each case: generous for a real service on a slow machine.
 const timeout = 2 * time.Minute
 
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxFor(t *testing.T) context.Context { return shared.Context(t, timeout) }
 
-func unique(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func unique(prefix string) string { return shared.Unique(prefix) }
 
 func randomData(n int) []byte {
 	b := make([]byte, n)

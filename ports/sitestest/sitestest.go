@@ -12,10 +12,10 @@ package sitestest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 	"time"
+
+	shared "github.com/openbackbeat/backbeat/ports/internal/suite"
 
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -54,17 +54,9 @@ func Run(t *testing.T, newControl func(t *testing.T) (a, b ports.SiteControl)) {
 	}
 }
 
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxFor(t *testing.T) context.Context { return shared.Context(t, opTimeout) }
 
-func unique(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func unique(prefix string) string { return shared.Unique(prefix) }
 
 // same compares states at the millisecond precision the port promises.
 func same(a, b ports.SiteState) bool {
