@@ -60,30 +60,33 @@ func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 			ctx, span := tracer.Start(traceContext(ctx, d.Headers), "apply-status",
 				trace.WithAttributes(attribute.String("site", out.Site), attribute.String("status", string(out.Status))))
 			defer span.End()
-			_ = retryForever(ctx, func() error { return a.apply(ctx, out) }, a.Log, "apply outcome")
+			// changed survives the retries: an attempt whose version write
+			// went through but whose master sync failed sees no change the
+			// next time, and must still count the outcome once.
+			changed := false
+			_ = retryForever(ctx, func() error { return a.apply(ctx, out, &changed) }, a.Log, "apply outcome")
 		},
 	}
 }
 
 // apply records one outcome. Stale outcomes and vanished versions are
 // dropped with a log line: the newer write carries its own entry.
-func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome) error {
-	var changed bool
+//
+// A call that changes nothing still goes through UpdateVersion, which then
+// brings the master document in step: an earlier attempt may have stopped
+// between the version and the master, and returning early here left the
+// master at an older status for good (found by the e2e suite).
+func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *bool) error {
 	var now domain.Status // the site's status once the outcome is in
 	_, err := a.Metadata.UpdateVersion(ctx, out.Bucket, out.Key, out.VersionID, func(v *domain.ObjectVersion) error {
-		var err error
-		changed, err = out.Apply(v)
+		c, err := out.Apply(v)
+		*changed = *changed || c
 		if b, ok := v.Site(out.Site); ok {
 			now = b.Status
-		}
-		if err == nil && !changed {
-			return errNoChange
 		}
 		return err
 	})
 	switch {
-	case errors.Is(err, errNoChange):
-		// Already applied (a redelivery), or the site was COMPLETED before.
 	case errors.Is(err, domain.ErrStaleOutcome), errors.Is(err, ports.ErrNotFound), errors.Is(err, domain.ErrIllegalTransition):
 		a.Log.InfoContext(ctx, "outcome not applied", "bucket", out.Bucket, "key", out.Key, "version", out.VersionID, "site", out.Site, "status", out.Status, "reason", err)
 		return nil
@@ -104,7 +107,7 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome) error {
 			return fmt.Errorf("unlist completed entry: %w", err)
 		}
 	}
-	if changed {
+	if *changed { // else already applied (a redelivery), or the site was COMPLETED before
 		kind := ports.MetricCompleted
 		if out.Status == domain.StatusFailed {
 			kind = ports.MetricFailed
@@ -117,8 +120,6 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome) error {
 	}
 	return nil
 }
-
-var errNoChange = errors.New("no change")
 
 func recordMetric(ctx context.Context, m ports.MetricsRecorder, log *slog.Logger, site string, kind ports.MetricKind, bytes int64) {
 	if m == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/openbackbeat/backbeat/domain"
@@ -52,7 +53,7 @@ var ErrRetryInProgress = errors.New("a retry of this entry is already in progres
 func (f *FailedRetrier) Retry(ctx context.Context, reqs []RetryRequest) []RetryResult {
 	results := make([]RetryResult, 0, len(reqs))
 	seen := map[RetryRequest]bool{}
-	for _, req := range reqs {
+	for _, req := range f.oldestFirst(ctx, reqs) {
 		key := req
 		key.Force = false
 		if seen[key] {
@@ -67,6 +68,44 @@ func (f *FailedRetrier) Retry(ctx context.Context, reqs []RetryRequest) []RetryR
 		results = append(results, res)
 	}
 	return results
+}
+
+// oldestFirst reorders the requests naming the same key so that its older
+// versions are re-queued first: the replicator keeps the order of a key's
+// entries, so the destination then gets the versions in the source's order
+// even when the request lists them newest first, as the failure listing
+// does (found by the e2e suite). Other requests keep their place; a version
+// whose metadata cannot be read keeps its place among its key's.
+func (f *FailedRetrier) oldestFirst(ctx context.Context, reqs []RetryRequest) []RetryRequest {
+	type objKey struct{ bucket, key string }
+	slots := map[objKey][]int{}
+	for i, r := range reqs {
+		k := objKey{r.Bucket, r.Key}
+		slots[k] = append(slots[k], i)
+	}
+	out := slices.Clone(reqs)
+	for _, idx := range slots {
+		if len(idx) < 2 {
+			continue
+		}
+		group := make([]RetryRequest, len(idx))
+		when := make([]time.Time, len(idx))
+		for j, i := range idx {
+			group[j] = reqs[i]
+			if v, err := f.Metadata.Version(ctx, reqs[i].Bucket, reqs[i].Key, reqs[i].VersionID); err == nil {
+				when[j] = v.LastModified
+			}
+		}
+		order := make([]int, len(idx))
+		for j := range order {
+			order[j] = j
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return when[a].Compare(when[b]) })
+		for j, i := range idx {
+			out[i] = group[order[j]]
+		}
+	}
+	return out
 }
 
 func (f *FailedRetrier) retryOne(ctx context.Context, req RetryRequest) (domain.ObjectVersion, error) {

@@ -351,7 +351,7 @@ func (s *Store) PutVersion(ctx context.Context, v domain.ObjectVersion) error {
 		{Key: "_id", Value: masterID},
 		{Key: "$or", Value: bson.A{
 			bson.D{{Key: "value.versionId", Value: bson.D{{Key: "$exists", Value: false}}}},
-			bson.D{{Key: "value.versionId", Value: bson.D{{Key: "$gte", Value: v.VersionID}}}},
+			bson.D{{Key: "value.versionId", Value: bson.D{{Key: olderOrSame(v.VersionID), Value: v.VersionID}}}},
 		}},
 	}
 	ops := []mongo.WriteModel{
@@ -375,6 +375,34 @@ func (s *Store) PutVersion(ctx context.Context, v domain.ObjectVersion) error {
 		return nil
 	}
 	return fmt.Errorf("mongometa: put version %s of %s/%s: %w", v.VersionID, v.Bucket, v.Key, err)
+}
+
+// olderOrSame is the comparison that selects a master holding no newer
+// version than versionID. CloudServer's version ids count down (the newest
+// sorts first), but ULIDs, which S3 servers such as versitygw hand out and
+// the simulator records as is, count up: with $gte alone, the master of a
+// ULID-versioned key stayed on its first version forever (found by the e2e
+// suite).
+func olderOrSame(versionID string) string {
+	if isULID(versionID) {
+		return "$lte"
+	}
+	return "$gte"
+}
+
+// isULID reports whether id looks like a ULID: 26 characters of
+// Crockford's base32, which sort as the time they were made.
+func isULID(id string) bool {
+	if len(id) != 26 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U') {
+			return false
+		}
+	}
+	return true
 }
 
 // masterIsNewer reports whether a bulk write failed only on its master

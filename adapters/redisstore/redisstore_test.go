@@ -382,7 +382,7 @@ func TestMetricsKeyLayout(t *testing.T) {
 		assert.Equal(t, "1", get("opsfail:"+b))
 		assert.Equal(t, "300", get("bytesfail:"+b))
 	}
-	assert.Equal(t, "0", get("opspending"))
+	assert.Equal(t, "-1", get("opspending"), "pending is stored signed (shown clamped at zero)")
 	assert.Equal(t, "100", get("bytespending"))
 	ttl, err := e.raw.PTTL(ctx, e.prefix+"site-m:bb:crr:opspending").Result()
 	require.NoError(t, err)

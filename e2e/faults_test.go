@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/bson"
+
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Scenario 2: SIGKILL the populator, a replicator and the status applier
+// at random points during load, restart each at once: nothing is lost,
+// nothing is copied twice, order per key holds.
+func TestKillRolesDuringLoad(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.StartRoles()
+	ctx := context.Background()
+	buckets := []domain.Bucket{e.Bucket("kill-0"), e.Bucket("kill-1")}
+	killsPerRole := pick(3, 10)
+	victims := []*Proc{r.Populator, r.Replicators["site-a"], r.Status}
+	if full() {
+		victims = append(victims, r.Replicators["site-b"])
+	}
+	var plan []*Proc
+	for _, p := range victims {
+		for range killsPerRole {
+			plan = append(plan, p)
+		}
+	}
+	mrand.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
+
+	n, rate := pick(300, 5000), pick(25.0, 100.0)
+	loadTime := time.Duration(float64(n) / rate * float64(time.Second))
+	var loading atomic.Bool
+	loading.Store(true)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer loading.Store(false)
+		e.load(ctx, buckets, n, 512, rate)
+	}()
+	// Spread the kills over the load and a little after it, while the
+	// backlog drains: random gaps averaging loadTime/len(plan).
+	gap := loadTime / time.Duration(len(plan))
+	start := time.Now()
+	kills := map[string]int{}
+	for _, p := range plan {
+		time.Sleep(time.Duration(mrand.Int64N(int64(2 * gap))))
+		p.Kill()
+		kills[p.Name]++
+		time.Sleep(time.Duration(mrand.Int64N(int64(300 * time.Millisecond))))
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	t.Logf("%d kills in %s (%v), load of %d versions done: %v", len(plan), time.Since(start).Round(time.Millisecond), kills, len(e.Ledger.All()), !loading.Load())
+	e.WaitDone(e.Ledger.All(), pick(3*time.Minute, 10*time.Minute))
+	e.Verify()
+}
+
+// Scenario 6: overwrites racing replication. Two keys written 20 times
+// each as fast as possible: every version reaches each site, in order, and
+// no status write puts an older version back over the latest.
+func TestOverwritesRacingReplication(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.StartRoles()
+	ctx := context.Background()
+	b := e.Bucket("overwrite")
+	for i := range 20 {
+		for _, key := range []string{"hot/key", "hot/other key"} {
+			e.Put(ctx, b, key, []byte(fmt.Sprintf("%s version %d %s", key, i, randomHex(8))), true)
+		}
+	}
+	e.WaitDone(e.Ledger.All(), time.Minute)
+	rep := e.Verify()
+	if rep.Written != 40 {
+		t.Fatalf("wrote %d versions, want 40", rep.Written)
+	}
+}
+
+// Scenario 7: pause a site during load through the API: consumption stops
+// within about a second on every replicator process of the site while the
+// other site goes on; resumed, it catches up with nothing lost.
+func TestPauseResumeSite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.StartRoles()
+	e.Start("replicator-site-a-2", "replicator", "--site", "site-a") // a second process for the paused site
+	ctx := context.Background()
+	b := e.Bucket("pause")
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.load(ctx, []domain.Bucket{b}, pick(200, 2000), 512, pick(25.0, 100.0))
+	}()
+	time.Sleep(2 * time.Second) // let replication run under load first
+	if err := e.API.Pause(ctx, "site-a"); err != nil {
+		t.Fatalf("pause site-a: %v", err)
+	}
+	paused := time.Now()
+	time.Sleep(1500 * time.Millisecond) // copies in flight finish, their statuses land
+	a1, err := e.Checker.SiteCompleted(ctx, e.Ledger.All(), "site-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, _ := e.Checker.SiteCompleted(ctx, e.Ledger.All(), "site-b")
+	for time.Since(paused) < 4500*time.Millisecond {
+		time.Sleep(250 * time.Millisecond)
+		a, err := e.Checker.SiteCompleted(ctx, e.Ledger.All(), "site-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != a1 {
+			t.Fatalf("site-a paused for %s: COMPLETED went from %d to %d", time.Since(paused).Round(time.Millisecond), a1, a)
+		}
+	}
+	b2, _ := e.Checker.SiteCompleted(ctx, e.Ledger.All(), "site-b")
+	written := len(e.Ledger.All())
+	t.Logf("site-a paused: %d COMPLETED frozen for 3 s while site-b went from %d to %d, %d written", a1, b1, b2, written)
+	if b2 <= b1 {
+		t.Errorf("site-b made no progress while site-a was paused (%d -> %d)", b1, b2)
+	}
+	if a1 >= written {
+		t.Errorf("nothing was left waiting for site-a (%d of %d COMPLETED): the pause was not exercised", a1, written)
+	}
+	if err := e.API.Resume(ctx, "site-a"); err != nil {
+		t.Fatalf("resume site-a: %v", err)
+	}
+	wg.Wait()
+	e.WaitDone(e.Ledger.All(), 2*time.Minute)
+	e.Verify()
+}
+
+// Scenario 8: poison. Malformed entries on the entries topic and a
+// metadata document with a wrong-typed field each end in the dead-letter
+// topic with a reason; the entries written after them replicate and no
+// process dies.
+func TestPoisonInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.StartRoles()
+	ctx := context.Background()
+	b := e.Bucket("poison")
+
+	poison := map[string]string{
+		"poison-not-json":     "this is not JSON",
+		"poison-empty-object": `{}`,
+		"poison-bad-value":    `{"schemaVersion":1,"type":"put","bucket":"b","key":"k\u0000v1","value":"{not json"}`,
+		"poison-future":       `{"schemaVersion":99,"type":"put","bucket":"b","key":"k\u0000v1","value":"{}"}`,
+		"poison-binary":       "\x00\xff\xfe garbage \x01",
+	}
+	var msgs []ports.Message
+	for k, v := range poison {
+		msgs = append(msgs, ports.Message{Key: k, Payload: []byte(v)})
+	}
+	if err := e.Publisher().Publish(ctx, e.Topics.Entries, msgs...); err != nil {
+		t.Fatalf("publish poison: %v", err)
+	}
+
+	// A version document CloudServer would never write: content-length is a string.
+	v := domain.ObjectVersion{Bucket: b.Name, Key: "bad-doc", VersionID: "01ZZZZZZZZZZZZZZZZZZZZZZZZ", MicroVersionID: "bad",
+		Size: 12, ContentType: "text/plain", LastModified: time.Now().UTC()}
+	rule, _ := b.RuleFor(v.Key)
+	v.Replication = domain.NewReplicationInfo(rule, b.Replication.Role, true)
+	md, err := domain.MarshalObjectMD(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(md, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["content-length"] = "twelve"
+	if _, err := e.Meta.Database().Collection(b.Name).InsertOne(ctx, bson.M{"_id": domain.VersionedKey(v.Key, v.VersionID), "value": doc}); err != nil {
+		t.Fatalf("insert bad document: %v", err)
+	}
+
+	for i := range 20 {
+		e.Put(ctx, b, fmt.Sprintf("after-poison-%02d", i), []byte(randomHex(64)), true)
+	}
+	e.WaitDone(e.Ledger.All(), time.Minute)
+	e.Verify()
+
+	badKey := domain.OrderingKey(b.Name, v.Key)
+	missing := func(got []app.DeadLetter) []string {
+		var miss []string
+		for k := range poison {
+			if !slices.ContainsFunc(got, func(d app.DeadLetter) bool {
+				return d.Key == k && d.Source == e.Topics.Entries && d.Reason != ""
+			}) {
+				miss = append(miss, k)
+			}
+		}
+		if !slices.ContainsFunc(got, func(d app.DeadLetter) bool {
+			// The populator keys a journal dead letter by bucket/key plus the
+			// version, as the event named it.
+			return strings.HasPrefix(d.Key, badKey) && d.Source == "journal" && strings.Contains(d.Reason, "content-length")
+		}) {
+			miss = append(miss, "journal document "+badKey)
+		}
+		return miss
+	}
+	got := e.DeadLetters(time.Minute, func(got []app.DeadLetter) bool { return len(missing(got)) == 0 })
+	for _, d := range got {
+		t.Logf("dead letter: source=%s key=%q reason=%q", d.Source, d.Key, d.Reason)
+	}
+	if miss := missing(got); len(miss) > 0 {
+		t.Errorf("no dead letter with a reason for %v", miss)
+	}
+	for _, p := range append([]*Proc{r.Populator, r.Status, r.API}, r.Replicators["site-a"], r.Replicators["site-b"]) {
+		if p.Exited() {
+			t.Errorf("%s exited on poison input", p.Name)
+		}
+	}
+}
