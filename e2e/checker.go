@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -158,7 +159,7 @@ func (c *Checker) Check(ctx context.Context, ws []Written) (Report, error) {
 				}
 			}
 			last := versions[len(versions)-1]
-			master, err := c.Metadata.Version(gctx, k.bucket, k.key, "")
+			master, err := c.settledMaster(gctx, k.bucket, k.key, last)
 			switch {
 			case err != nil:
 				return fmt.Errorf("read master of %s/%s: %w", k.bucket, k.key, err)
@@ -259,4 +260,26 @@ func contentProblem(w Written, r ports.StoredReplica) string {
 		diffs = append(diffs, fmt.Sprintf("tags %v, want %v", r.Tags, w.Tags))
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// settledMaster reads the master document of bucket/key, waiting a few
+// seconds for it to catch up with last: the status applier writes the
+// version, then the master, as two writes (no transactions), so a master
+// one step behind a COMPLETED version is normal for a moment. A master still
+// behind after the wait is stale.
+func (c *Checker) settledMaster(ctx context.Context, bucket, key string, last Written) (domain.ObjectVersion, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		master, err := c.Metadata.Version(ctx, bucket, key, "")
+		settled := err == nil && master.VersionID == last.VersionID && master.MicroVersionID == last.MicroVersionID &&
+			master.Replication.Status == domain.StatusCompleted
+		if settled || time.Now().After(deadline) {
+			return master, err
+		}
+		select {
+		case <-ctx.Done():
+			return master, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
