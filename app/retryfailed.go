@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/openbackbeat/backbeat/domain"
@@ -51,7 +52,7 @@ var ErrRetryInProgress = errors.New("a retry of this entry is already in progres
 // metadata, an entry for that site only is published, and it leaves the
 // failure store. A lock per entry keeps concurrent retries from doubling.
 func (f *FailedRetrier) Retry(ctx context.Context, reqs []RetryRequest) []RetryResult {
-	results := make([]RetryResult, 0, len(reqs))
+	var uniq []RetryRequest
 	seen := map[RetryRequest]bool{}
 	for _, req := range f.oldestFirst(ctx, reqs) {
 		key := req
@@ -60,15 +61,45 @@ func (f *FailedRetrier) Retry(ctx context.Context, reqs []RetryRequest) []RetryR
 			continue // duplicates are collapsed, as upstream does
 		}
 		seen[key] = true
-		res := RetryResult{RetryRequest: req}
-		res.Object, res.Err = f.retryOne(ctx, req)
-		if res.Err == nil {
-			res.Status = domain.StatusPending
-		}
-		results = append(results, res)
+		uniq = append(uniq, req)
 	}
+	// Keys are retried concurrently, the versions of one key one after the
+	// other, oldest first, so a large batch is not a long chain of
+	// sequential round trips and a key's versions keep their order.
+	byKey := map[string][]int{}
+	var keys []string
+	for i, req := range uniq {
+		k := req.Bucket + "/" + req.Key
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], i)
+	}
+	results := make([]RetryResult, len(uniq))
+	sem := make(chan struct{}, retryConcurrency)
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(idxs []int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, i := range idxs {
+				res := RetryResult{RetryRequest: uniq[i]}
+				res.Object, res.Err = f.retryOne(ctx, uniq[i])
+				if res.Err == nil {
+					res.Status = domain.StatusPending
+				}
+				results[i] = res
+			}
+		}(byKey[k])
+	}
+	wg.Wait()
 	return results
 }
+
+// retryConcurrency bounds the keys one Retry call works on at once.
+const retryConcurrency = 16
 
 // oldestFirst reorders the requests naming the same key so that its older
 // versions are re-queued first: the replicator keeps the order of a key's
