@@ -23,7 +23,7 @@ import (
 // at random points during load, restart each at once: nothing is lost,
 // nothing is copied twice, order per key holds.
 func TestKillRolesDuringLoad(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newEnv(t)
 	r := e.StartRoles()
 	ctx := context.Background()
@@ -76,7 +76,7 @@ func TestKillRolesDuringLoad(t *testing.T) {
 // each as fast as possible: every version reaches each site, in order, and
 // no status write puts an older version back over the latest.
 func TestOverwritesRacingReplication(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newEnv(t)
 	e.StartRoles()
 	ctx := context.Background()
@@ -97,7 +97,7 @@ func TestOverwritesRacingReplication(t *testing.T) {
 // within about a second on every replicator process of the site while the
 // other site goes on; resumed, it catches up with nothing lost.
 func TestPauseResumeSite(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newEnv(t)
 	e.StartRoles()
 	e.Start("replicator-site-a-2", "replicator", "--site", "site-a") // a second process for the paused site
@@ -152,7 +152,7 @@ func TestPauseResumeSite(t *testing.T) {
 // topic with a reason; the entries written after them replicate and no
 // process dies.
 func TestPoisonInput(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newEnv(t)
 	r := e.StartRoles()
 	ctx := context.Background()

@@ -80,6 +80,15 @@ func runMain(m *testing.M) int {
 // full reports whether the full-size scenarios run (go tool task e2e).
 func full() bool { return os.Getenv("BACKBEAT_E2E_FULL") == "1" }
 
+// parallel runs the short scenarios side by side. The full ones run one at
+// a time: together they overload the single-threaded MongoDB stand-in, and
+// its timeouts would then say nothing about the service.
+func parallel(t *testing.T) {
+	if !full() {
+		t.Parallel()
+	}
+}
+
 // needStack skips the test when a service of the local stack is not
 // reachable, or fails it when CI=true.
 func needStack(t *testing.T) {

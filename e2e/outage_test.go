@@ -16,7 +16,7 @@ import (
 // listed in the failure store; once the bucket exists, retrying them all
 // through the API completes them.
 func TestDeniedThenRetriedThroughAPI(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newEnv(t)
 	e.StartRoles()
 	ctx := context.Background()

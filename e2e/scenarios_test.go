@@ -70,7 +70,7 @@ func pick[T any](short, long T) T {
 // Scenario 1: steady load over several buckets to two sites, with a
 // multipart object.
 func TestSteadyLoad(t *testing.T) {
-	t.Parallel()
+	parallel(t)
 	e := newEnv(t)
 	e.StartRoles()
 	ctx := context.Background()
