@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,15 +69,9 @@ func (c Config) Validate() error {
 }
 
 func (c Config) withDefaults() Config {
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MetricsWindow == 0 {
-		c.MetricsWindow = DefaultMetricsWindow
-	}
-	if c.HealthTimeout == 0 {
-		c.HealthTimeout = DefaultHealthTimeout
-	}
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	c.MetricsWindow = cmp.Or(c.MetricsWindow, DefaultMetricsWindow)
+	c.HealthTimeout = cmp.Or(c.HealthTimeout, DefaultHealthTimeout)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -1,6 +1,7 @@
 package kafkabus
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,45 +84,19 @@ type Config struct {
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.ClientID == "" {
-		c.ClientID = DefaultClientID
-	}
-	if c.Version == "" {
-		c.Version = DefaultVersion
-	}
-	if c.TopicPartitions == 0 {
-		c.TopicPartitions = DefaultTopicPartitions
-	}
-	if c.TopicReplication == 0 {
-		c.TopicReplication = DefaultTopicReplication
-	}
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = DefaultSessionTimeout
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if c.RebalanceTimeout == 0 {
-		c.RebalanceTimeout = DefaultRebalanceTimeout
-	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = DefaultCommitInterval
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if c.Compression == "" {
-		c.Compression = DefaultCompression
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.ClientID = cmp.Or(c.ClientID, DefaultClientID)
+	c.Version = cmp.Or(c.Version, DefaultVersion)
+	c.TopicPartitions = cmp.Or(c.TopicPartitions, DefaultTopicPartitions)
+	c.TopicReplication = cmp.Or(c.TopicReplication, DefaultTopicReplication)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, DefaultHeartbeatInterval)
+	c.RebalanceTimeout = cmp.Or(c.RebalanceTimeout, DefaultRebalanceTimeout)
+	c.CommitInterval = cmp.Or(c.CommitInterval, DefaultCommitInterval)
+	c.DialTimeout = cmp.Or(c.DialTimeout, DefaultDialTimeout)
+	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, DefaultMaxMessageBytes)
+	c.Compression = cmp.Or(c.Compression, DefaultCompression)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
 

@@ -1,6 +1,7 @@
 package mongojournal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,33 +71,15 @@ type Config struct {
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.Database == "" {
-		c.Database = mongometa.DefaultDatabase
-	}
-	if c.Mode == "" {
-		c.Mode = ModeCollections
-	}
-	if c.BucketRefresh == 0 {
-		c.BucketRefresh = DefaultBucketRefresh
-	}
-	if c.PollMin == 0 {
-		c.PollMin = DefaultPollMin
-	}
-	if c.PollMax == 0 {
-		c.PollMax = DefaultPollMax
-	}
-	if c.StartMargin == 0 {
-		c.StartMargin = DefaultStartMargin
-	}
-	if c.ReopenMax == 0 {
-		c.ReopenMax = DefaultReopenMax
-	}
-	if c.Timeout == 0 {
-		c.Timeout = mongometa.DefaultTimeout
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Database = cmp.Or(c.Database, mongometa.DefaultDatabase)
+	c.Mode = cmp.Or(c.Mode, ModeCollections)
+	c.BucketRefresh = cmp.Or(c.BucketRefresh, DefaultBucketRefresh)
+	c.PollMin = cmp.Or(c.PollMin, DefaultPollMin)
+	c.PollMax = cmp.Or(c.PollMax, DefaultPollMax)
+	c.StartMargin = cmp.Or(c.StartMargin, DefaultStartMargin)
+	c.ReopenMax = cmp.Or(c.ReopenMax, DefaultReopenMax)
+	c.Timeout = cmp.Or(c.Timeout, mongometa.DefaultTimeout)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
 

@@ -1,6 +1,7 @@
 package mongometa
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,21 +40,11 @@ type Config struct {
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.Database == "" {
-		c.Database = DefaultDatabase
-	}
-	if c.CheckpointCollection == "" {
-		c.CheckpointCollection = DefaultCheckpointCollection
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Database = cmp.Or(c.Database, DefaultDatabase)
+	c.CheckpointCollection = cmp.Or(c.CheckpointCollection, DefaultCheckpointCollection)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
 

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,21 +47,11 @@ type Config struct {
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.ClientName == "" {
-		c.ClientName = DefaultClientName
-	}
-	if c.FailureExpiry == 0 {
-		c.FailureExpiry = DefaultFailureExpiry
-	}
-	if c.MetricsExpiry == 0 {
-		c.MetricsExpiry = DefaultMetricsExpiry
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Addr = cmp.Or(c.Addr, DefaultAddr)
+	c.ClientName = cmp.Or(c.ClientName, DefaultClientName)
+	c.FailureExpiry = cmp.Or(c.FailureExpiry, DefaultFailureExpiry)
+	c.MetricsExpiry = cmp.Or(c.MetricsExpiry, DefaultMetricsExpiry)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
 

@@ -1,6 +1,7 @@
 package s3site
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,27 +87,13 @@ type Config struct {
 
 // withDefaults returns c with every unset field at its default.
 func (c Config) withDefaults() Config {
-	if c.Region == "" {
-		c.Region = DefaultRegion
-	}
-	if c.AddressingStyle == "" {
-		c.AddressingStyle = AddressingAuto
-	}
-	if c.MultipartThreshold == 0 {
-		c.MultipartThreshold = DefaultMultipartThreshold
-	}
-	if c.PartSize == 0 {
-		c.PartSize = DefaultPartSize
-	}
-	if c.MaxPartsInFlight == 0 {
-		c.MaxPartsInFlight = DefaultMaxPartsInFlight
-	}
-	if c.ResponseTimeout == 0 {
-		c.ResponseTimeout = DefaultResponseTimeout
-	}
-	if c.PartAttempts == 0 {
-		c.PartAttempts = DefaultPartAttempts
-	}
+	c.Region = cmp.Or(c.Region, DefaultRegion)
+	c.AddressingStyle = cmp.Or(c.AddressingStyle, AddressingAuto)
+	c.MultipartThreshold = cmp.Or(c.MultipartThreshold, DefaultMultipartThreshold)
+	c.PartSize = cmp.Or(c.PartSize, DefaultPartSize)
+	c.MaxPartsInFlight = cmp.Or(c.MaxPartsInFlight, DefaultMaxPartsInFlight)
+	c.ResponseTimeout = cmp.Or(c.ResponseTimeout, DefaultResponseTimeout)
+	c.PartAttempts = cmp.Or(c.PartAttempts, DefaultPartAttempts)
 	return c
 }
 
