@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -46,8 +47,12 @@ func TestDeniedThenRetriedThroughAPI(t *testing.T) {
 	if err := e.Sites["site-a"].EnsureVersionedBucket(ctx, b.Name+"-replica"); err != nil {
 		t.Fatal(err)
 	}
+	// The listing is newest first. Retried in pages in that order, a key's
+	// newer version could reach the site before its older one (each request
+	// keeps a key's versions in order, separate requests cannot), so the
+	// operator's tool retries oldest first, as the README advises.
 	var entries []apiclient.RetryEntry
-	for _, f := range failed {
+	for _, f := range slices.Backward(failed) {
 		entries = append(entries, apiclient.RetryEntry{Bucket: f.Bucket, Key: f.Key, VersionID: f.VersionID, StorageClass: f.StorageClass})
 	}
 	retried := 0
