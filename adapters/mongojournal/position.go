@@ -94,11 +94,20 @@ func decodePosition(data ports.Position, mode string) (position, error) {
 	return p, nil
 }
 
-func (p resumePoint) validate() error {
-	if len(p.Token) > 0 {
-		if err := bson.Raw(p.Token).Validate(); err != nil {
-			return fmt.Errorf("resume token is not a BSON document: %w", err)
+func (p resumePoint) validate() (err error) {
+	if len(p.Token) == 0 {
+		return nil
+	}
+	// The driver's validator panics on some malformed documents (an index
+	// out of range, found by FuzzDecodePosition); a corrupt checkpoint must
+	// be an error, not a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("resume token is not a BSON document: %v", r)
 		}
+	}()
+	if err := bson.Raw(p.Token).Validate(); err != nil {
+		return fmt.Errorf("resume token is not a BSON document: %w", err)
 	}
 	return nil
 }
