@@ -118,6 +118,7 @@ func outage(t *testing.T, component string, down time.Duration, backlogSite stri
 	ctx := context.Background()
 	buckets := []domain.Bucket{e.Bucket("outage-0"), e.Bucket("outage-1")}
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // loaders end before the roles stop, even on failure
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

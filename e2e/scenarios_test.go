@@ -81,6 +81,7 @@ func TestSteadyLoad(t *testing.T) {
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // loaders end before the roles stop, even on failure
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
