@@ -67,7 +67,20 @@ func startService(t *testing.T, cfg Config) *wiring {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.close)
-	return w
+	// A first start reads the journal from its end: wait until a canary
+	// replicates, so the journal is open before the test writes. A canary
+	// written before the journal opened is never seen; write another.
+	var out strings.Builder
+	canary := simulateOptions{objects: 1, size: 16, buckets: 1, wait: 5 * time.Second}
+	for attempt := 1; ; attempt++ {
+		_, err := simulateInto(context.Background(), w, cfg, &out, fmt.Sprintf("%s-canary%d", cfg.Mongo.BucketPrefix, attempt), canary)
+		if err == nil {
+			return w
+		}
+		if attempt == 12 {
+			t.Fatalf("the service did not replicate a canary object: %v\n%s", err, out.String())
+		}
+	}
 }
 
 func TestPipelineOnTheRealStack(t *testing.T) {
