@@ -26,8 +26,6 @@ type StatusApplier struct {
 	Topics      Topics
 	Group       string
 	Concurrency int
-	// OnApplied, when set, observes every outcome applied (lag metrics).
-	OnApplied func(o domain.Outcome)
 	// Telemetry records outcomes and lag; optional.
 	Telemetry *Telemetry
 	Log       *slog.Logger
@@ -114,9 +112,6 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *
 		}
 		recordMetric(ctx, a.Metrics, a.Log, out.Site, kind, out.Bytes)
 		a.Telemetry.applied(ctx, out, time.Now())
-		if a.OnApplied != nil {
-			a.OnApplied(out)
-		}
 	}
 	return nil
 }
