@@ -28,23 +28,14 @@ const opTimeout = 20 * time.Second
 // case; it registers its own cleanup with t.
 func Run(t *testing.T, newStore func(t *testing.T) ports.Checkpoints) {
 	t.Helper()
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s ports.Checkpoints)
-	}{
-		{"LoadMissingIsNil", testLoadMissing},
-		{"SaveThenLoad", testSaveLoad},
-		{"SaveReplaces", testOverwrite},
-		{"NamesAreIndependent", testNamesIndependent},
-		{"SaveKeepsItsOwnCopy", testOwnCopy},
-		{"ConcurrentSaves", testConcurrentSaves},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			c.fn(t, newStore(t))
-		})
-	}
+	shared.Run(t, newStore, []shared.Case[ports.Checkpoints]{
+		{Name: "LoadMissingIsNil", Fn: testLoadMissing},
+		{Name: "SaveThenLoad", Fn: testSaveLoad},
+		{Name: "SaveReplaces", Fn: testOverwrite},
+		{Name: "NamesAreIndependent", Fn: testNamesIndependent},
+		{Name: "SaveKeepsItsOwnCopy", Fn: testOwnCopy},
+		{Name: "ConcurrentSaves", Fn: testConcurrentSaves},
+	})
 }
 
 func ctxFor(t *testing.T) context.Context { return shared.Context(t, opTimeout) }

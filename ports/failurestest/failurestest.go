@@ -34,24 +34,15 @@ func unique(prefix string) string { return shared.Unique(prefix) }
 // old: a store keeps them 24 hours.
 func Run(t *testing.T, newStore func(t *testing.T) ports.FailureStore) {
 	t.Helper()
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s ports.FailureStore)
-	}{
-		{"ListNewestFirstWithPages", testPagination},
-		{"ListFromMarker", testMarker},
-		{"FindAcrossSites", testFind},
-		{"RemoveReports", testRemove},
-		{"AddAgainUpdatesTime", testReAdd},
-		{"SitesAreIndependent", testSitesIndependent},
-		{"ConcurrentAdds", testConcurrentAdds},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			c.fn(t, newStore(t))
-		})
-	}
+	shared.Run(t, newStore, []shared.Case[ports.FailureStore]{
+		{Name: "ListNewestFirstWithPages", Fn: testPagination},
+		{Name: "ListFromMarker", Fn: testMarker},
+		{Name: "FindAcrossSites", Fn: testFind},
+		{Name: "RemoveReports", Fn: testRemove},
+		{Name: "AddAgainUpdatesTime", Fn: testReAdd},
+		{Name: "SitesAreIndependent", Fn: testSitesIndependent},
+		{Name: "ConcurrentAdds", Fn: testConcurrentAdds},
+	})
 }
 
 // ms is a time at millisecond precision, in UTC.
@@ -336,22 +327,13 @@ func testConcurrentAdds(t *testing.T, s ports.FailureStore) {
 // case and registers its own cleanup with t.
 func RunLocker(t *testing.T, newLocker func(t *testing.T) ports.Locker) {
 	t.Helper()
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, l ports.Locker)
-	}{
-		{"HeldLockRefused", testHeld},
-		{"ReleaseFrees", testRelease},
-		{"ExpiryFrees", testExpiry},
-		{"StaleReleaseKeepsNewHolder", testStaleRelease},
-		{"OneWinnerAmongMany", testOneWinner},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			c.fn(t, newLocker(t))
-		})
-	}
+	shared.Run(t, newLocker, []shared.Case[ports.Locker]{
+		{Name: "HeldLockRefused", Fn: testHeld},
+		{Name: "ReleaseFrees", Fn: testRelease},
+		{Name: "ExpiryFrees", Fn: testExpiry},
+		{Name: "StaleReleaseKeepsNewHolder", Fn: testStaleRelease},
+		{Name: "OneWinnerAmongMany", Fn: testOneWinner},
+	})
 }
 
 func tryLock(t *testing.T, l ports.Locker, name string, ttl time.Duration) (func(), bool) {

@@ -30,22 +30,13 @@ var windows = []time.Duration{time.Hour, 24 * time.Hour}
 // per case and registers its own cleanup with t.
 func Run(t *testing.T, newRecorder func(t *testing.T) ports.MetricsRecorder) {
 	t.Helper()
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, r ports.MetricsRecorder)
-	}{
-		{"CountsPerKind", testCounts},
-		{"PendingNeverNegative", testPendingNotNegative},
-		{"NewSiteIsZero", testNewSite},
-		{"SitesAreIndependent", testSitesIndependent},
-		{"ConcurrentRecordsCountExactly", testConcurrent},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			c.fn(t, newRecorder(t))
-		})
-	}
+	shared.Run(t, newRecorder, []shared.Case[ports.MetricsRecorder]{
+		{Name: "CountsPerKind", Fn: testCounts},
+		{Name: "PendingNeverNegative", Fn: testPendingNotNegative},
+		{Name: "NewSiteIsZero", Fn: testNewSite},
+		{Name: "SitesAreIndependent", Fn: testSitesIndependent},
+		{Name: "ConcurrentRecordsCountExactly", Fn: testConcurrent},
+	})
 }
 
 func ctxFor(t *testing.T) context.Context { return shared.Context(t, timeout) }

@@ -24,3 +24,20 @@ func Unique(prefix string) string {
 	_, _ = rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
+
+// Case is one named contract check of an adapter of type T.
+type Case[T any] struct {
+	Name string
+	Fn   func(t *testing.T, x T)
+}
+
+// Run runs every case in parallel, each on a fresh adapter from newX.
+func Run[T any](t *testing.T, newX func(t *testing.T) T, cases []Case[T]) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			c.Fn(t, newX(t))
+		})
+	}
+}
