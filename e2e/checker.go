@@ -74,7 +74,10 @@ type Checker struct {
 	Sites map[string]ports.ReplicaReader
 }
 
-// Statuses counts the aggregate replication status of the versions.
+// Statuses counts the aggregate replication status of the versions. A
+// version with a site still PENDING or PROCESSING counts as PROCESSING
+// whatever its aggregate: one FAILED site makes the aggregate FAILED (the
+// upstream rule) while the other sites are still being written.
 func (c *Checker) Statuses(ctx context.Context, ws []Written) (map[domain.Status]int, error) {
 	counts := map[domain.Status]int{}
 	for _, w := range ws {
@@ -82,24 +85,15 @@ func (c *Checker) Statuses(ctx context.Context, ws []Written) (map[domain.Status
 		if err != nil {
 			return nil, fmt.Errorf("read status of %s/%s %s: %w", w.Bucket, w.Key, w.VersionID, err)
 		}
-		counts[cur.Replication.Status]++
+		st := cur.Replication.Status
+		for _, b := range cur.Replication.Backends {
+			if b.Status == domain.StatusPending || b.Status == domain.StatusProcessing {
+				st = domain.StatusProcessing
+			}
+		}
+		counts[st]++
 	}
 	return counts, nil
-}
-
-// SiteCompleted counts the versions whose backend at site is COMPLETED.
-func (c *Checker) SiteCompleted(ctx context.Context, ws []Written, site string) (int, error) {
-	n := 0
-	for _, w := range ws {
-		cur, err := c.Metadata.Version(ctx, w.Bucket, w.Key, w.VersionID)
-		if err != nil {
-			return 0, fmt.Errorf("read status of %s/%s %s: %w", w.Bucket, w.Key, w.VersionID, err)
-		}
-		if b, ok := cur.Site(site); ok && b.Status == domain.StatusCompleted {
-			n++
-		}
-	}
-	return n, nil
 }
 
 type objKey struct{ bucket, key string }

@@ -84,3 +84,18 @@ func (rr *ReplicaReader) read(ctx context.Context, bucket, key, versionID string
 	}
 	return ports.StoredReplica{Replica: r, VersionID: versionID, Data: data}, nil
 }
+
+// CountVersions counts the versions and delete markers held in bucket, all
+// keys together; tests watch it to see whether a site is being written.
+func (rr *ReplicaReader) CountVersions(ctx context.Context, bucket string) (int, error) {
+	n := 0
+	p := s3.NewListObjectVersionsPaginator(rr.c.s3, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("list versions of %s: %w", bucket, translate(err))
+		}
+		n += len(page.Versions) + len(page.DeleteMarkers)
+	}
+	return n, nil
+}

@@ -409,6 +409,9 @@ func TestDeleteMarker(t *testing.T) {
 	if len(reps) != 2 || !reps[1].IsDeleteMarker || reps[1].VersionID != dm {
 		t.Errorf("replicas %+v; want data then marker %s", reps, dm)
 	}
+	if n, err := rr.CountVersions(ctx, bucket); err != nil || n != 2 {
+		t.Errorf("CountVersions = %d, %v; want the version and the marker, 2", n, err)
+	}
 	// A marker for a key the destination never held: versitygw adds none.
 	vid, err := dst.Put(ctx, ports.Replica{Bucket: bucket, Key: "never", SourceVersionID: "s3", IsDeleteMarker: true}, nil)
 	if err != nil {
