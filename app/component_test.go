@@ -34,6 +34,7 @@ type harness struct {
 	sim      *app.Simulator
 	retrier  *app.FailedRetrier
 	sitesSvc *app.SiteService
+	repls    map[string]*app.Replicator
 	log      *slog.Logger
 }
 
@@ -54,7 +55,7 @@ func newHarness(t *testing.T, sites ...string) *harness {
 	h := &harness{
 		t: t, sites: sites,
 		meta: memory.NewMetadata(), bus: bus, source: memory.NewObjects(),
-		dests: map[string]*memory.Objects{}, failures: failures, locker: memory.NewLocker(),
+		dests: map[string]*memory.Objects{}, repls: map[string]*app.Replicator{}, failures: failures, locker: memory.NewLocker(),
 		control: memory.NewSiteControl(),
 		log:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
@@ -87,6 +88,7 @@ func newHarness(t *testing.T, sites ...string) *harness {
 		r := &app.Replicator{Site: s, Subscriber: h.bus, Publisher: h.bus, Source: h.source, Destination: h.dests[s],
 			Control: h.control, Topics: app.DefaultTopics, Concurrency: 8, Retry: quickRetry,
 			MaxReplays: 2, ReplayDelay: 10 * time.Millisecond, Log: h.log}
+		h.repls[s] = r
 		run("replicator "+s, r.Run)
 	}
 	ap := &app.StatusApplier{Subscriber: h.bus, Publisher: h.bus, Metadata: h.meta, Failures: h.failures,
@@ -460,6 +462,12 @@ func TestPausedSiteStopsAndResumeCatchesUp(t *testing.T) {
 	ctx := context.Background()
 	if err := h.sitesSvc.Pause(ctx, "site-a"); err != nil {
 		t.Fatal(err)
+	}
+	// The stored pause reaches the replicator through its watch.
+	for deadline := time.Now().Add(time.Second); !h.repls["site-a"].Paused(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("site-a's replicator not paused 1 s after the pause was stored")
+		}
 	}
 	b := h.bucket("paused")
 	var vs []domain.ObjectVersion

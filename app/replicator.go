@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -42,7 +43,8 @@ type Replicator struct {
 	// Telemetry counts retries and replays; optional.
 	Telemetry *Telemetry
 
-	gate *Gate
+	gateOnce sync.Once
+	gate     *Gate
 }
 
 // Run consumes the entry and replay topics until ctx ends, then waits for
@@ -54,7 +56,6 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if r.Group == "" {
 		r.Group = "backbeat-replication"
 	}
-	r.gate = NewGate()
 	errc := make(chan error, 3)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -72,7 +73,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 		{topic: r.Topics.Entries, group: r.Group + "-" + r.Site},
 		{topic: r.Topics.Replay, group: r.Group + "-replay-" + r.Site},
 	} {
-		c.sub, c.concurrency, c.gate, c.log, c.plan = r.Subscriber, r.Concurrency, r.gate, r.Log, r.plan
+		c.sub, c.concurrency, c.gate, c.log, c.plan = r.Subscriber, r.Concurrency, r.theGate(), r.Log, r.plan
 		go func() { errc <- c.run(ctx) }()
 	}
 	err := errors.Join(<-errc)
@@ -80,8 +81,16 @@ func (r *Replicator) Run(ctx context.Context) error {
 	return errors.Join(err, <-errc)
 }
 
-// Paused reports whether the replicator is paused now.
-func (r *Replicator) Paused() bool { return r.gate != nil && r.gate.Paused() }
+// Paused reports whether the replicator is paused now: a pause stored
+// through SiteControl reaches it asynchronously, through its watch.
+func (r *Replicator) Paused() bool { return r.theGate().Paused() }
+
+// theGate is the replicator's pause gate, made on first use so that
+// Paused may be called while Run starts.
+func (r *Replicator) theGate() *Gate {
+	r.gateOnce.Do(func() { r.gate = NewGate() })
+	return r.gate
+}
 
 func (r *Replicator) followState(ctx context.Context, states <-chan ports.SiteState) {
 	for st := range states {
@@ -91,7 +100,7 @@ func (r *Replicator) followState(ctx context.Context, states <-chan ports.SiteSt
 
 // applyState pauses or resumes consumption, and arms a scheduled resume.
 func (r *Replicator) applyState(ctx context.Context, st ports.SiteState) {
-	r.gate.Set(st.Paused)
+	r.theGate().Set(st.Paused)
 	r.Log.Info("site state", "site", r.Site, "paused", st.Paused, "scheduledResume", st.ScheduledResume)
 	if !st.Paused || st.ScheduledResume.IsZero() {
 		return
