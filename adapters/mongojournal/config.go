@@ -30,6 +30,7 @@ const (
 	DefaultPollMax       = 200 * time.Millisecond
 	DefaultStartMargin   = 2 * time.Second
 	DefaultReopenMax     = 10 * time.Second
+	DefaultBatchSize     = 1000
 )
 
 // Config configures the change-stream journal.
@@ -65,6 +66,11 @@ type Config struct {
 	ReopenMax time.Duration `yaml:"reopenMax"`
 	// Timeout bounds each MongoDB operation.
 	Timeout time.Duration `yaml:"timeout"`
+	// BatchSize caps the events per getMore. mongo-java-server otherwise
+	// returns every event after the position in one reply, and a backlog
+	// of a few tens of thousands overflows the wire's message size, which
+	// would stall the stream for good.
+	BatchSize int `yaml:"batchSize"`
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -79,6 +85,7 @@ func (c Config) WithDefaults() Config {
 	c.StartMargin = cmp.Or(c.StartMargin, DefaultStartMargin)
 	c.ReopenMax = cmp.Or(c.ReopenMax, DefaultReopenMax)
 	c.Timeout = cmp.Or(c.Timeout, mongometa.DefaultTimeout)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
@@ -103,6 +110,9 @@ func (c Config) Validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("mongojournal: %s %s is negative", d.name, d.v))
 		}
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("mongojournal: batchSize %d is negative", c.BatchSize))
 	}
 	if c.PollMin > c.PollMax {
 		errs = append(errs, fmt.Errorf("mongojournal: pollMin %s is above pollMax %s", c.PollMin, c.PollMax))

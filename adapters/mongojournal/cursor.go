@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -221,7 +222,11 @@ func (c *cursor) open(ctx context.Context, s *stream) error {
 	// MongoDB holds an empty getMore up to maxAwaitTime: short with one
 	// stream per bucket, polled in turn; up to PollMax for the single
 	// database stream. mongo-java-server never waits.
-	opts := options.ChangeStream().SetFullDocument(options.UpdateLookup).SetMaxAwaitTime(c.cfg.PollMin)
+	// No updateLookup: mongo-java-server serves it by scanning the bucket's
+	// collection for every update event. Updates are resolved in
+	// updatedDocument instead, by _id when the event does not carry the
+	// whole value.
+	opts := options.ChangeStream().SetMaxAwaitTime(c.cfg.PollMin).SetBatchSize(int32(min(c.cfg.BatchSize, math.MaxInt32)))
 	if c.database {
 		opts.SetMaxAwaitTime(c.cfg.PollMax)
 	}
@@ -486,8 +491,12 @@ func (c *cursor) event(ctx context.Context, s *stream, doc bson.Raw) (ports.Jour
 		}
 		vFormat = f.vFormat
 	}
+	full, err := c.changedDocument(ctx, bucket, op, doc)
+	if err != nil {
+		return ports.JournalEvent{}, false, err
+	}
 	s.point = eventPoint(doc, s.point)
-	ev, err := toEvent(bucket, vFormat, doc)
+	ev, err := toEvent(bucket, vFormat, doc, full)
 	if err != nil {
 		// The journal has no dead-letter path of its own: a document that is
 		// not CloudServer metadata is logged loudly and passed over.
@@ -510,14 +519,54 @@ func eventPoint(doc bson.Raw, old resumePoint) resumePoint {
 	return old
 }
 
-// toEvent converts a change to a journal event. A nil Value means the
-// document no longer exists (an update looked up after a delete).
-//
-// mongo-java-server puts the update specification in documentKey of update
-// events, so the id is read from fullDocument first.
-func toEvent(bucket, vFormat string, doc bson.Raw) (ports.JournalEvent, error) {
-	full, ok := doc.Lookup("fullDocument").DocumentOK()
+// changedDocument returns the document as a change left it (nil: deleted
+// since). Inserts and replacements carry it. An update carries what it set:
+// in updateDescription.updatedFields on MongoDB, and as fullDocument on
+// mongo-java-server, which puts the $set and $unset fields there when
+// updateLookup is not asked for. CloudServer writes a version by setting
+// its whole `value`, which is then taken from the event; any other update
+// (a status write-back sets `value.replicationInfo`) is resolved by
+// reading the document by _id, as updateLookup would, but through the _id
+// index on both servers.
+func (c *cursor) changedDocument(ctx context.Context, coll, op string, doc bson.Raw) (bson.Raw, error) {
+	if op != "update" {
+		full, _ := doc.Lookup("fullDocument").DocumentOK()
+		return full, nil
+	}
+	set, ok := doc.Lookup("updateDescription", "updatedFields").DocumentOK()
 	if !ok {
+		set, _ = doc.Lookup("fullDocument").DocumentOK()
+	}
+	// mongo-java-server's documentKey is the update specification, without
+	// the _id: only an update that sets _id too (CloudServer's and ours all
+	// do) can be resolved there.
+	id := doc.Lookup("documentKey", "_id")
+	if id.Type == 0 {
+		id = set.Lookup("_id")
+	}
+	if id.Type == 0 {
+		c.log.Error("mongojournal: skipping an update that names no document (mongo-java-server reports the _id only when the update sets it)", "collection", coll)
+		return nil, nil
+	}
+	if v, ok := set.Lookup("value").DocumentOK(); ok {
+		return bson.Marshal(bson.D{{Key: "_id", Value: id}, {Key: "value", Value: v}})
+	}
+	octx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	full, err := c.j.db.Collection(coll).FindOne(octx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read updated document of %s: %w", coll, err)
+	}
+	return full, nil
+}
+
+// toEvent converts a change and the document it left (nil: deleted since)
+// to a journal event. A nil Value means the document no longer exists.
+func toEvent(bucket, vFormat string, doc, full bson.Raw) (ports.JournalEvent, error) {
+	if full == nil {
 		return ports.JournalEvent{Bucket: bucket}, nil
 	}
 	id, ok := full.Lookup("_id").StringValueOK()

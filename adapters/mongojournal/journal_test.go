@@ -233,18 +233,41 @@ func TestToEvent(t *testing.T) {
 		{Key: "fullDocument", Value: bson.D{{Key: "_id", Value: "\x7fVk\x00v1"}, {Key: "value", Value: bson.D{{Key: "key", Value: "k"}, {Key: "tags", Value: bson.D{{Key: "a\uFF0Eb\uFF04", Value: "1"}}}}}}},
 		{Key: "clusterTime", Value: primitive.Timestamp{T: 1700000000, I: 3}},
 	})
-	ev, err := toEvent("b", "v1", doc)
+	full, _ := doc.Lookup("fullDocument").DocumentOK()
+	ev, err := toEvent("b", "v1", doc, full)
 	require.NoError(t, err)
 	assert.Equal(t, "k\x00v1", ev.Key)
 	assert.Equal(t, "b", ev.Bucket)
 	assert.JSONEq(t, `{"key":"k","tags":{"a.b$":"1"}}`, string(ev.Value))
 	assert.Equal(t, time.Unix(1700000000, 0), ev.Time)
 
-	_, err = toEvent("b", "v1", mustBSON(t, bson.D{{Key: "fullDocument", Value: bson.D{{Key: "_id", Value: "no-prefix"}, {Key: "value", Value: bson.D{}}}}}))
+	_, err = toEvent("b", "v1", doc, mustBSON(t, bson.D{{Key: "_id", Value: "no-prefix"}, {Key: "value", Value: bson.D{}}}))
 	assert.Error(t, err)
-	ev, err = toEvent("b", "v0", mustBSON(t, bson.D{{Key: "fullDocument", Value: nil}}))
+	ev, err = toEvent("b", "v0", doc, nil)
 	require.NoError(t, err)
 	assert.Nil(t, ev.Value, "a document deleted before the lookup yields nothing")
+}
+
+// An update that sets the whole value carries the document: no read.
+func TestChangedDocumentFromTheEvent(t *testing.T) {
+	value := bson.D{{Key: "key", Value: "k"}, {Key: "versionId", Value: "v1"}}
+	want := mustBSON(t, bson.D{{Key: "_id", Value: "k\x00v1"}, {Key: "value", Value: value}})
+	c := &cursor{} // no database: a read would panic
+	for name, ev := range map[string]bson.D{
+		"insert": {{Key: "operationType", Value: "insert"}, {Key: "fullDocument", Value: want}},
+		"MongoDB update": {{Key: "operationType", Value: "update"},
+			{Key: "documentKey", Value: bson.D{{Key: "_id", Value: "k\x00v1"}}},
+			{Key: "updateDescription", Value: bson.D{{Key: "updatedFields", Value: bson.D{{Key: "value", Value: value}}}}}},
+		"mongo-java-server update": {{Key: "operationType", Value: "update"},
+			{Key: "documentKey", Value: bson.D{{Key: "_id", Value: "k\x00v1"}}},
+			{Key: "fullDocument", Value: bson.D{{Key: "_id", Value: "k\x00v1"}, {Key: "value", Value: value}}}},
+	} {
+		doc := mustBSON(t, ev)
+		op, _ := doc.Lookup("operationType").StringValueOK()
+		full, err := c.changedDocument(context.Background(), "b", op, doc)
+		require.NoError(t, err, name)
+		assert.Equal(t, want, full, name)
+	}
 }
 
 func TestJournalDeliversWrites(t *testing.T) {
@@ -279,6 +302,19 @@ func TestJournalDeliversWrites(t *testing.T) {
 	// Commit order per bucket: version then master, per PUT.
 	assert.Equal(t, []string{"k\x000900", "k", "k\x000800", "k"}, byBucket[b0])
 	assert.Equal(t, []string{"k\x000900", "k", "k\x000900", "k"}, byBucket[b1])
+	// The status write-back (a partial update) is delivered with the
+	// document it left.
+	var updated []domain.ObjectVersion
+	for _, e := range evs {
+		if e.Bucket == b1 && e.Key == "k\x000900" {
+			o, err := domain.ParseObjectMD(b1, e.Value)
+			require.NoError(t, err)
+			updated = append(updated, o)
+		}
+	}
+	require.Len(t, updated, 2)
+	site, _ := updated[1].Site("site-a")
+	assert.Equal(t, domain.StatusCompleted, site.Status)
 	last := evs[len(evs)-1]
 	if last.Bucket == b1 {
 		o, err := domain.ParseObjectMD(b1, last.Value)
@@ -566,4 +602,35 @@ func TestThroughput(t *testing.T) {
 		}
 		fmt.Printf("MEASURE mongojournal empty poll after round %d: %s per getMore\n", round, (time.Since(t1) / polls).Round(10*time.Microsecond))
 	}
+}
+
+// A backlog bigger than one wire message (48 MB) comes in batches:
+// mongo-java-server would otherwise answer with every event at once, a
+// reply the driver refuses, and the stream would never move again.
+func TestBacklogLargerThanOneReply(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := uniqueName(t, "big")
+	f.bucket(b, "v0")
+	j := f.journal()
+	cur := f.open(j, nil)
+	f.put(b, "first", "0900")
+	from := collect(t, cur, 2, 20*time.Second)[1].Position // the version, then its master
+	require.NoError(t, cur.Close(context.Background()))
+
+	const n, size = 2500, 20 << 10 // 50 MB of values
+	pad := strings.Repeat("x", size)
+	ctx := context.Background()
+	for i := 0; i < n; i += 250 {
+		docs := make([]any, 0, 250)
+		for k := i; k < i+250; k++ {
+			docs = append(docs, bson.D{{Key: "_id", Value: fmt.Sprintf("k%05d\x000900", k)},
+				{Key: "value", Value: bson.D{{Key: "key", Value: fmt.Sprintf("k%05d", k)}, {Key: "x-amz-meta-pad", Value: pad}}}})
+		}
+		_, err := f.store.Database().Collection(b).InsertMany(ctx, docs)
+		require.NoError(t, err)
+	}
+	evs := collect(t, f.open(j, from), n, 60*time.Second)
+	assert.Equal(t, "k00000\x000900", evs[0].Key)
+	assert.Equal(t, fmt.Sprintf("k%05d\x000900", n-1), evs[n-1].Key)
 }

@@ -85,9 +85,10 @@ func decodeVersion(bucket, key, versionID string, doc bson.Raw) (domain.ObjectVe
 // included), so any concurrent change of the document, whichever field and
 // whoever the writer, makes it match nothing. It needs no extra field, so
 // the CloudServer layout is unchanged, and it works on MongoDB and on
-// mongo-java-server (checked by TestCASDetectsAnyChange). The update sets
-// only the top-level ObjectMD fields the closure changed (`value.<field>`),
-// so fields the domain does not model are never rewritten.
+// mongo-java-server (checked by TestCASDetectsAnyChange). The new value is
+// the value as read with only the top-level ObjectMD fields the closure
+// changed replaced, so fields the domain does not model are kept as they
+// are.
 func (s *Store) UpdateVersion(ctx context.Context, bucket, key, versionID string, update func(*domain.ObjectVersion) error) (domain.ObjectVersion, error) {
 	if versionID == "" {
 		return domain.ObjectVersion{}, fmt.Errorf("mongometa: update %s/%s: %w: empty version id", bucket, key, domain.ErrPermanent)
@@ -193,36 +194,66 @@ func topLevelFields(o domain.ObjectVersion) (map[string]json.RawMessage, error) 
 	return m, nil
 }
 
-// swap applies changes to document id if its value is still exactly
-// expected, reporting whether it was.
+// swap replaces document id's value by expected with changes applied, if
+// its value is still exactly expected, reporting whether it was. The whole
+// value is set, not `value.<field>` paths: the fields the domain does not
+// model are carried over byte for byte (the filter guarantees they are as
+// read), and the change event then carries the document, so the journal
+// needs no lookup. _id is set too, as CloudServer's writes do:
+// mongo-java-server's change events name the document only through what an
+// update sets.
 func (s *Store) swap(ctx context.Context, coll *mongo.Collection, id string, expected bson.RawValue, changes []change) (bool, error) {
-	set, unset := bson.D{}, bson.D{}
-	for _, c := range changes {
-		path := "value." + EscapeField(c.field)
-		if c.value == nil {
-			unset = append(unset, bson.E{Key: path, Value: ""})
-		} else {
-			set = append(set, bson.E{Key: path, Value: c.value})
-		}
-	}
-	upd := bson.D{}
-	if len(set) > 0 {
-		upd = append(upd, bson.E{Key: "$set", Value: set})
-	}
-	if len(unset) > 0 {
-		upd = append(upd, bson.E{Key: "$unset", Value: unset})
+	value, err := withChanges(expected.Document(), changes)
+	if err != nil {
+		return false, err
 	}
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	res, err := coll.UpdateOne(octx, bson.D{{Key: "_id", Value: id}, {Key: "value", Value: expected}}, upd)
+	res, err := coll.UpdateOne(octx, bson.D{{Key: "_id", Value: id}, {Key: "value", Value: expected}}, setValue(id, value))
 	if err != nil {
 		return false, err
 	}
 	return res.MatchedCount == 1, nil
 }
 
+// setValue is the update that sets a document's whole value.
+func setValue(id string, value any) bson.D {
+	return bson.D{{Key: "$set", Value: bson.D{{Key: "_id", Value: id}, {Key: "value", Value: value}}}}
+}
+
+// withChanges returns value with the changed top-level fields replaced in
+// place, the removed ones dropped and the new ones appended.
+func withChanges(value bson.Raw, changes []change) (bson.D, error) {
+	elems, err := value.Elements()
+	if err != nil {
+		return nil, fmt.Errorf("stored value: %w", err)
+	}
+	pending := make(map[string]change, len(changes))
+	for _, c := range changes {
+		pending[EscapeField(c.field)] = c
+	}
+	out := make(bson.D, 0, len(elems)+len(changes))
+	for _, e := range elems {
+		c, ok := pending[e.Key()]
+		if !ok {
+			out = append(out, bson.E{Key: e.Key(), Value: e.Value()})
+			continue
+		}
+		delete(pending, e.Key())
+		if c.value != nil {
+			out = append(out, bson.E{Key: e.Key(), Value: c.value})
+		}
+	}
+	for _, c := range changes {
+		if _, ok := pending[EscapeField(c.field)]; ok && c.value != nil {
+			out = append(out, bson.E{Key: EscapeField(c.field), Value: c.value})
+		}
+	}
+	return out, nil
+}
+
 // syncMaster makes the master document's value equal to the version's
-// when the master holds that version, field by field, with the same
+// when the master holds that version (its whole value), with the same
 // compare-and-swap against the master as read. It copies the version
 // document as it is now (not as this caller wrote it), so concurrent
 // updaters converge on the latest state whichever order they reach the
@@ -254,22 +285,11 @@ func (s *Store) syncMaster(ctx context.Context, coll *mongo.Collection, key, ver
 		if !ok {
 			return nil
 		}
-		set, unset, err := docDiff(mdoc, vdoc)
-		if err != nil {
-			return err
-		}
-		if len(set) == 0 && len(unset) == 0 {
+		if bytes.Equal(mdoc, vdoc) {
 			return nil
 		}
-		upd := bson.D{}
-		if len(set) > 0 {
-			upd = append(upd, bson.E{Key: "$set", Value: set})
-		}
-		if len(unset) > 0 {
-			upd = append(upd, bson.E{Key: "$unset", Value: unset})
-		}
 		octx, cancel := s.op(ctx)
-		res, err := coll.UpdateOne(octx, bson.D{{Key: "_id", Value: masterID}, {Key: "value", Value: mv}}, upd)
+		res, err := coll.UpdateOne(octx, bson.D{{Key: "_id", Value: masterID}, {Key: "value", Value: mv}}, setValue(masterID, vdoc))
 		cancel()
 		if err != nil {
 			return err
@@ -284,38 +304,6 @@ func (s *Store) syncMaster(ctx context.Context, coll *mongo.Collection, key, ver
 			return err
 		}
 	}
-}
-
-// docDiff returns the `value.<field>` updates that turn stored value from
-// into stored value to, comparing raw BSON field by field.
-func docDiff(from, to bson.Raw) (set, unset bson.D, err error) {
-	fe, err := from.Elements()
-	if err != nil {
-		return nil, nil, err
-	}
-	te, err := to.Elements()
-	if err != nil {
-		return nil, nil, err
-	}
-	have := make(map[string]bson.RawValue, len(fe))
-	for _, e := range fe {
-		have[e.Key()] = e.Value()
-	}
-	for _, e := range te {
-		v := e.Value()
-		if h, ok := have[e.Key()]; ok && h.Type == v.Type && bytes.Equal(h.Value, v.Value) {
-			delete(have, e.Key())
-			continue
-		}
-		delete(have, e.Key())
-		set = append(set, bson.E{Key: "value." + e.Key(), Value: v})
-	}
-	for _, e := range fe {
-		if _, ok := have[e.Key()]; ok {
-			unset = append(unset, bson.E{Key: "value." + e.Key(), Value: ""})
-		}
-	}
-	return set, unset, nil
 }
 
 // PutVersion writes a version as CloudServer's versioned PUT does
