@@ -64,10 +64,8 @@ func (c *consumer) run(ctx context.Context) error {
 	runner := NewKeyedRunner(c.concurrency)
 	defer runner.Wait()
 	for {
-		if c.gate != nil {
-			if err := c.gate.Wait(ctx); err != nil {
-				return nil
-			}
+		if err := c.gate.Wait(ctx); err != nil {
+			return nil
 		}
 		var d *ports.Delivery
 		var ok bool
@@ -86,6 +84,13 @@ func (c *consumer) run(ctx context.Context) error {
 			continue
 		}
 		if !runner.Submit(t.key, t.id, func() {
+			// The gate is checked again as the task starts: a pause may
+			// have come while the delivery was awaited, or while the task
+			// queued behind its key or for a worker. Copies already
+			// running finish; the others wait here, unacked.
+			if err := c.gate.Wait(ctx); err != nil {
+				return
+			}
 			t.run(ctx)
 			if ctx.Err() == nil {
 				ledger.Done(d)
@@ -133,8 +138,12 @@ func (g *Gate) Paused() bool {
 	return g.paused
 }
 
-// Wait returns once the gate is open, or ctx's error.
+// Wait returns once the gate is open, or ctx's error. A nil gate is
+// always open.
 func (g *Gate) Wait(ctx context.Context) error {
+	if g == nil {
+		return ctx.Err()
+	}
 	g.mu.Lock()
 	ch := g.resumed
 	g.mu.Unlock()
