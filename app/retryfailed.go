@@ -197,10 +197,3 @@ func (f *FailedRetrier) retryOne(ctx context.Context, req RetryRequest) (domain.
 	f.Log.InfoContext(ctx, "retrying failed entry", "bucket", req.Bucket, "key", req.Key, "version", req.VersionID, "site", req.Site)
 	return obj, nil
 }
-
-func (f *FailedRetrier) logger() *slog.Logger {
-	if f.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return f.Log
-}

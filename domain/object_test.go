@@ -215,7 +215,7 @@ func checkErr(t *testing.T, err, want error) {
 		t.Fatalf("unexpected error: %v", err)
 	case want != nil && err == nil:
 		t.Fatalf("no error, want %v", want)
-	case want != nil && want != errAny && !errors.Is(err, want):
+	case want != nil && !errors.Is(want, errAny) && !errors.Is(err, want):
 		t.Fatalf("error %v does not wrap %v", err, want)
 	case err != nil && err.Error() == "":
 		t.Fatalf("empty error message")

@@ -470,7 +470,7 @@ func TestConfigErrorMessage(t *testing.T) {
 }
 
 func TestValidateReturnsUntypedNil(t *testing.T) {
-	var err error = validConfig().Validate(testSites)
+	err := validConfig().Validate(testSites)
 	if err != nil {
 		t.Fatalf("Validate of a valid configuration = %#v, want a nil error", err)
 	}

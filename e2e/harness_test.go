@@ -258,7 +258,7 @@ func (p *Proc) Start() error {
 
 // Kill sends SIGKILL and waits for the process to be gone.
 func (p *Proc) Kill() {
-	p.signal(syscall.SIGKILL, 0)
+	_ = p.signal(syscall.SIGKILL, 0) // a killed process's exit status says nothing
 }
 
 // Stop sends SIGTERM and waits up to grace, then kills. It returns the

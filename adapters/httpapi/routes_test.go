@@ -34,7 +34,7 @@ func TestUnknownRoutes(t *testing.T) {
 		"/", "/_/invalidpath", "/metrics/crr/all", "/_/metrics", "/_/metrics/backlog", "/_/m/crr/all",
 		"/_/metric/crr/all", "/_/metrics/c/all", "/_/metrics/crrr/all", "/_/metrics/ingestion/all",
 		"/_/metrics/crr/all/backlo", "/_/metrics/crr/all/backlogs", "/_/metrics/crr/all/completion",
-		"/_/metrics/crr/all/throughputs", "/_/metrics/crr/all/pendin", "/_/metrics/crr/site-a/progresss",
+		"/_/metrics/crr/all/throughputs", "/_/metrics/crr/all/pendin", "/_/metrics/crr/site-a/progression",
 		"/_/metrics/crr/site-a/progress/bucket", "/_/metrics/crr/site-a/progress/bucket/",
 		"/_/metrics/crr/site-a/throughput/bucket", "/_/metrics/crr/site-a/throughput/bucket/",
 		"/_/metrics/crr/site-a/progress/bucket/object", "/_/metrics/crr/site-a/progress/bucket/object?versionId=",

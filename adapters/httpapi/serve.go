@@ -55,12 +55,12 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 	log.Info("api listening", "addr", ln.Addr().String())
 	err := srv.Serve(ln)
 	if !errors.Is(err, http.ErrServerClosed) {
+		serveErr := fmt.Errorf("api: serve: %w", err)
 		if stop() {
 			_ = srv.Close()
-		} else {
-			<-shutdown
+			return serveErr
 		}
-		return fmt.Errorf("api: serve: %w", err)
+		return errors.Join(serveErr, <-shutdown)
 	}
 	if err := <-shutdown; err != nil {
 		_ = srv.Close()

@@ -70,7 +70,8 @@ func TestServeGracefulShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Serve did not return after its context ended")
 	}
-	if _, err := client.Get(base + "/fast"); err == nil {
+	if resp, err := client.Get(base + "/fast"); err == nil {
+		resp.Body.Close()
 		t.Fatal("the server still answers after shutdown")
 	}
 }

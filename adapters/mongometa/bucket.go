@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 
 	"github.com/openbackbeat/backbeat/domain"
 )
@@ -51,7 +50,7 @@ func decodeBucket(doc bson.Raw) (domain.Bucket, error) {
 		return domain.Bucket{}, fmt.Errorf("bucket %q has unknown vFormat %q", id, b.VFormat)
 	}
 	v, err := doc.LookupErr("value")
-	if err != nil || v.Type == bsontype.Null {
+	if err != nil || v.Type == bson.TypeNull {
 		return b, nil
 	}
 	data, err := ValueJSON(v)

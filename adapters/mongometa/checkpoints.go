@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
@@ -32,7 +31,7 @@ func (s *Store) Load(ctx context.Context, name string) (ports.Position, error) {
 		return nil, fmt.Errorf("mongometa: load checkpoint %q: %w", name, err)
 	}
 	v := raw.Lookup("position")
-	if v.Type == bsontype.Null || v.Type == 0 {
+	if v.Type == bson.TypeNull || v.Type == 0 {
 		return nil, nil
 	}
 	_, data, ok := v.BinaryOK()

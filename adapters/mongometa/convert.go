@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 )
 
 // CloudServer stores field names containing `$` or `.` (tag keys, user
@@ -38,7 +37,7 @@ const maxExactDouble = 1 << 53
 // because the Node.js driver stores large JavaScript numbers (content-length
 // of objects over 2 GiB) as doubles, and the domain reads them as integers.
 func ValueJSON(v bson.RawValue) ([]byte, error) {
-	if v.Type != bsontype.EmbeddedDocument {
+	if v.Type != bson.TypeEmbeddedDocument {
 		return nil, fmt.Errorf("metadata value is BSON %s, not a document", v.Type)
 	}
 	d, err := unescapeDoc(v.Document())
@@ -70,9 +69,9 @@ func unescapeDoc(raw bson.Raw) (bson.D, error) {
 
 func unescapeValue(v bson.RawValue) (any, error) {
 	switch v.Type {
-	case bsontype.EmbeddedDocument:
+	case bson.TypeEmbeddedDocument:
 		return unescapeDoc(v.Document())
-	case bsontype.Array:
+	case bson.TypeArray:
 		vals, err := v.Array().Values()
 		if err != nil {
 			return nil, fmt.Errorf("malformed BSON array: %w", err)
@@ -86,7 +85,7 @@ func unescapeValue(v bson.RawValue) (any, error) {
 			a = append(a, y)
 		}
 		return a, nil
-	case bsontype.Double:
+	case bson.TypeDouble:
 		f := v.Double()
 		if f == math.Trunc(f) && math.Abs(f) < maxExactDouble && !(f == 0 && math.Signbit(f)) {
 			return int64(f), nil

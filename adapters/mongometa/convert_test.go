@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 )
 
 func rawValue(t *testing.T, d any) bson.RawValue {
@@ -20,21 +19,30 @@ func rawValue(t *testing.T, d any) bson.RawValue {
 	return bson.Raw(data).Lookup("v")
 }
 
+// asMap indexes a document's fields by name (bson.D.Map is deprecated).
+func asMap(d bson.D) map[string]any {
+	m := make(map[string]any, len(d))
+	for _, e := range d {
+		m[e.Key] = e.Value
+	}
+	return m
+}
+
 func TestValueBSONEscapesAndKeepsNumbers(t *testing.T) {
 	in := `{"key":"a.b","content-length":5,"big":3000000000,"ratio":1.5,` +
 		`"tags":{"k.1":"v","$x":"y"},"x-amz-meta-a.b":"m","list":[1,{"c.d":true}],"n":null}`
 	d, err := valueBSON([]byte(in))
 	require.NoError(t, err)
-	m := d.Map()
+	m := asMap(d)
 	assert.Equal(t, int32(5), m["content-length"], "content-length must be stored as a number")
 	assert.Equal(t, int64(3000000000), m["big"])
 	assert.Equal(t, 1.5, m["ratio"])
 	assert.Equal(t, "a.b", m["key"], "values are never escaped")
-	tags := m["tags"].(bson.D).Map()
+	tags := asMap(m["tags"].(bson.D))
 	assert.Contains(t, tags, "k\uFF0E1")
 	assert.Contains(t, tags, "\uFF04x")
 	assert.Contains(t, m, "x-amz-meta-a\uFF0Eb")
-	assert.Contains(t, m["list"].(bson.A)[1].(bson.D).Map(), "c\uFF0Ed")
+	assert.Contains(t, asMap(m["list"].(bson.A)[1].(bson.D)), "c\uFF0Ed")
 
 	out, err := ValueJSON(rawValue(t, d))
 	require.NoError(t, err)
@@ -82,7 +90,7 @@ func FuzzValueBSON(f *testing.F) {
 			t.Fatalf("marshal %q: %v", in, err)
 		}
 		v := bson.Raw(data).Lookup("v")
-		if v.Type != bsontype.EmbeddedDocument {
+		if v.Type != bson.TypeEmbeddedDocument {
 			t.Fatalf("not a document")
 		}
 		out, err := ValueJSON(v)

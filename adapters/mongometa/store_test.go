@@ -248,7 +248,7 @@ func TestPutVersionLayout(t *testing.T) {
 			for _, id := range []string{versionID, masterID} {
 				doc := rawDoc(t, s, bucket, id)
 				cl := doc.Lookup("value", "content-length")
-				assert.Contains(t, []bsontype.Type{bsontype.Int32, bsontype.Int64, bsontype.Double}, cl.Type, "content-length must be a number")
+				assert.Contains(t, []bsontype.Type{bson.TypeInt32, bson.TypeInt64, bson.TypeDouble}, cl.Type, "content-length must be a number")
 				assert.Equal(t, int64(11), cl.AsInt64())
 				assert.Equal(t, "a", doc.Lookup("value", "tags", "t\uFF0E1").StringValue(), "tag names are escaped")
 				assert.Equal(t, "b", doc.Lookup("value", "tags", "\uFF04t").StringValue())
@@ -362,7 +362,7 @@ func TestUpdateVersionKeepsUnknownFields(t *testing.T) {
 		assert.Equal(t, "dst-vid", doc.Lookup("value", "replicationInfo", "backends").Array().Index(0).Value().Document().Lookup("dataStoreVersionId").StringValue(), id)
 		assert.Equal(t, "private", doc.Lookup("value", "acl", "Canned").StringValue(), "unknown fields survive in %q", id)
 		assert.Equal(t, "1:abc", doc.Lookup("value", "location").Array().Index(0).Value().Document().Lookup("dataStoreETag").StringValue(), id)
-		assert.Equal(t, bsontype.Double, doc.Lookup("value", "content-length").Type, "untouched fields keep their BSON type")
+		assert.Equal(t, bson.TypeDouble, doc.Lookup("value", "content-length").Type, "untouched fields keep their BSON type")
 		assert.Equal(t, "1", doc.Lookup("value", "tags", "a\uFF0Eb").StringValue())
 	}
 }

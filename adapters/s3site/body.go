@@ -3,6 +3,7 @@ package s3site
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -35,7 +36,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	if int64(len(p)) < left {
 		n, err := e.r.Read(p)
 		e.read += int64(n)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("source data ended after %d of %d bytes: %w", e.read, e.size, io.ErrUnexpectedEOF)
 		}
 		return n, err
@@ -45,7 +46,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	n, err := io.ReadFull(e.r, p[:left])
 	e.read += int64(n)
 	if err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = fmt.Errorf("source data ended after %d of %d bytes: %w", e.read, e.size, io.ErrUnexpectedEOF)
 		}
 		return n, err

@@ -102,7 +102,7 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 		return "", err
 	}
 	// Every byte is read: the source must be at its end.
-	if _, err := body.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := body.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		if err == nil {
 			err = errors.New("the source holds more data than its size")
 		}

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -53,7 +52,6 @@ type options struct {
 	skipPop      bool
 	skipSteady   bool
 	profileSecs  int
-	keepBuckets  bool
 	workloadWait time.Duration
 	logLevel     string
 	site         string
@@ -182,5 +180,3 @@ func limitRow(name, unit string, value, limit float64, ceiling bool) Result {
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
-
-func sanitize(s string) string { return strings.ToLower(strings.ReplaceAll(s, "_", "-")) }

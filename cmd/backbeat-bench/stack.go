@@ -109,11 +109,16 @@ func (s *service) stop() {
 	}
 	s.stopped.Do(func() {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		var err error
 		select {
-		case <-s.done:
+		case err = <-s.done:
 		case <-time.After(20 * time.Second):
+			logf("%s did not stop 20 s after SIGTERM: killed", s.role)
 			_ = s.cmd.Process.Kill()
-			<-s.done
+			err = <-s.done
+		}
+		if err != nil {
+			logf("%s exited: %v", s.role, err)
 		}
 	})
 }

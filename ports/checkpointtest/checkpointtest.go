@@ -152,7 +152,7 @@ func testConcurrentSaves(t *testing.T, s ports.Checkpoints) {
 	for i := range n {
 		wg.Go(func() {
 			if err := s.Save(ctxFor(t), fmt.Sprintf("%s-%d", prefix, i), want[i]); err != nil {
-				errs <- fmt.Errorf("Save #%d: %w", i, err)
+				errs <- fmt.Errorf("save #%d: %w", i, err)
 			}
 		})
 	}

@@ -138,10 +138,10 @@ func testConcurrent(t *testing.T, r ports.MetricsRecorder) {
 		wg.Go(func() {
 			for i := range each {
 				kind := ports.MetricQueued
-				switch {
-				case i%5 == 3:
+				switch i % 5 {
+				case 3:
 					kind = ports.MetricCompleted
-				case i%5 == 4:
+				case 4:
 					kind = ports.MetricFailed
 				}
 				if err := r.Record(ctx, site, kind, int64(g+1)); err != nil {
