@@ -7,6 +7,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -492,5 +493,60 @@ func TestPausedSiteStopsAndResumeCatchesUp(t *testing.T) {
 	st, err := h.control.State(ctx, "site-a")
 	if err != nil || st.Paused {
 		t.Fatalf("after the scheduled resume site-a is %+v (%v)", st, err)
+	}
+}
+
+// A bucket whose stored replication configuration is invalid, and a rule
+// naming a site this service does not know, fail the versions they touch
+// with the reason: FAILED in the metadata, listed in the failure store, and
+// kept as dead letters. Sites that can be served still are, and other
+// buckets go on.
+func TestBadConfigurationAndUnknownSiteFailWithTheReason(t *testing.T) {
+	h := newHarness(t, "site-a", "site-b")
+	ctx := context.Background()
+	invalid := domain.Bucket{Name: "invalid", VersioningEnabled: true, Replication: &domain.ReplicationConfig{Role: "admin",
+		Rules: []domain.ReplicationRule{{ID: "all", Enabled: true, DestinationBucket: "arn:aws:s3:::invalid-replica", StorageClass: "site-a"}}}}
+	if err := h.sim.CreateBucket(ctx, invalid); err != nil {
+		t.Fatal(err)
+	}
+	mixed := h.bucket("mixed", domain.ReplicationRule{ID: "two", Enabled: true, DestinationBucket: "arn:aws:s3:::mixed-replica", StorageClass: "site-a,site-z"})
+	good := h.bucket("good")
+
+	v1 := h.put(invalid, "k", []byte("invalid configuration"))
+	v2 := h.put(mixed, "k", []byte("one unknown site"))
+	v3 := h.put(good, "k", []byte("fine"))
+
+	cur := h.waitFor(v1, "FAILED", aggregateIs(domain.StatusFailed))
+	if s, _ := cur.Site("site-a"); !strings.Contains(s.Reason, "invalid replication configuration") || !strings.Contains(s.Reason, "Role") {
+		t.Errorf("invalid configuration: site-a %+v; want FAILED naming the configuration's wrong field", s)
+	}
+	cur = h.waitFor(v2, "site-a COMPLETED, site-z FAILED", func(o domain.ObjectVersion) bool {
+		a, _ := o.Site("site-a")
+		z, _ := o.Site("site-z")
+		return a.Status == domain.StatusCompleted && z.Status == domain.StatusFailed
+	})
+	if z, _ := cur.Site("site-z"); !strings.Contains(z.Reason, `unknown site "site-z"`) {
+		t.Errorf("unknown site: reason %q", z.Reason)
+	}
+	h.checkReplica("site-a", v2, []byte("one unknown site"))
+	h.waitFor(v3, "COMPLETED", aggregateIs(domain.StatusCompleted))
+
+	if fs := h.waitFailed("site-a", 1); fs[0].Bucket != "invalid" || fs[0].VersionID != v1.VersionID {
+		t.Errorf("site-a failure store lists %+v, want %s/%s", fs[0], v1.Bucket, v1.VersionID)
+	}
+	if fs := h.waitFailed("site-z", 1); fs[0].Bucket != "mixed" || fs[0].VersionID != v2.VersionID {
+		t.Errorf("site-z failure store lists %+v, want %s/%s", fs[0], v2.Bucket, v2.VersionID)
+	}
+	var reasons []string
+	for _, m := range h.bus.Messages(app.DefaultTopics.DeadLetter) {
+		var dl app.DeadLetter
+		if err := json.Unmarshal(m.Payload, &dl); err != nil {
+			t.Fatal(err)
+		}
+		reasons = append(reasons, dl.Reason)
+	}
+	if len(reasons) != 2 || !strings.Contains(strings.Join(reasons, "\n"), "invalid replication configuration") ||
+		!strings.Contains(strings.Join(reasons, "\n"), "unknown site(s) site-z") {
+		t.Errorf("dead letters %q; want one for the configuration and one for the unknown site", reasons)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,9 +180,18 @@ func (p *Populator) entryFor(ctx context.Context, ev ports.JournalEvent) (*ports
 	if len(pending) == 0 {
 		return nil, nil, nil
 	}
-	refused, err := p.refusedSites(ctx, obj, pending)
+	refused, bad, err := p.refusedSites(ctx, obj, pending)
 	if err != nil {
 		return nil, nil, err
+	}
+	if bad != nil {
+		// Bad input (an unusable bucket document or configuration, a site
+		// this service does not know) is also kept as a dead letter, with
+		// the reason, beside the FAILED status operators see and retry.
+		m := ports.Message{Key: domain.OrderingKey(ev.Bucket, ev.Key), Payload: ev.Value}
+		if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", m, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, bad), p.Log, p.Telemetry); err != nil {
+			return nil, nil, err
+		}
 	}
 	if len(refused) > 0 {
 		if err := p.failSites(ctx, obj, refused); err != nil {
@@ -208,21 +218,42 @@ func (p *Populator) entryFor(ctx context.Context, ev ports.JournalEvent) (*ports
 }
 
 // refusedSites returns, with the reason, the pending sites this version
-// must not be replicated to: the bucket no longer replicates the key, or the
-// site is not one this service knows.
-func (p *Populator) refusedSites(ctx context.Context, obj domain.ObjectVersion, pending []string) (map[string]string, error) {
-	refused := map[string]string{}
-	b, err := p.bucket(ctx, obj.Bucket)
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
+// must not be replicated to: the bucket is gone or no longer replicates the
+// key, its document or replication configuration cannot be used, or the
+// site is not one this service knows. bad is set when the refusal is due to
+// bad input rather than to a configuration change. err is set only when
+// ctx ended while the bucket could not be read.
+func (p *Populator) refusedSites(ctx context.Context, obj domain.ObjectVersion, pending []string) (refused map[string]string, bad, err error) {
+	refused = map[string]string{}
+	refuseAll := func(reason string) {
 		for _, s := range pending {
-			refused[s] = "source bucket does not exist"
+			refused[s] = reason
 		}
-		return refused, nil
-	case err != nil:
-		return nil, fmt.Errorf("read bucket %s: %w", obj.Bucket, err)
+	}
+	var b domain.Bucket
+	notFound := false
+	err = retryForever(ctx, func() error {
+		var err error
+		b, err = p.bucket(ctx, obj.Bucket)
+		notFound = errors.Is(err, ports.ErrNotFound)
+		if notFound {
+			return nil
+		}
+		return err
+	}, p.Log, "read bucket "+obj.Bucket)
+	switch {
+	case notFound:
+		refuseAll("source bucket does not exist")
+		return refused, nil, nil
+	case err != nil && ctx.Err() != nil:
+		return nil, nil, err
+	case err != nil: // retrying cannot fix it: the document is unusable
+		bad = fmt.Errorf("bucket %s: %w", obj.Bucket, err)
+		refuseAll(bad.Error())
+		return refused, bad, nil
 	}
 	rule, ok := b.RuleFor(obj.Key)
+	var unknown []string
 	for _, s := range pending {
 		switch {
 		case !ok:
@@ -230,36 +261,36 @@ func (p *Populator) refusedSites(ctx context.Context, obj domain.ObjectVersion, 
 		case !slices.Contains(rule.Sites(), s):
 			refused[s] = fmt.Sprintf("replication rule %q does not replicate to site %q", rule.ID, s)
 		case !slices.Contains(p.Sites, s):
-			refused[s] = fmt.Sprintf("unknown site %q: not configured in this service", s)
+			refused[s] = fmt.Sprintf("unknown site %q: not configured in this service (sites: %s)", s, strings.Join(p.Sites, ", "))
+			unknown = append(unknown, s)
 		}
 	}
-	return refused, nil
+	if len(unknown) > 0 {
+		bad = fmt.Errorf("%w: unknown site(s) %s: not configured in this service (sites: %s)", domain.ErrPoison, strings.Join(unknown, ", "), strings.Join(p.Sites, ", "))
+	}
+	return refused, bad, nil
 }
 
 // failSites marks sites FAILED with their reason, so that the version is
-// never left PENDING forever (upstream's weakness).
+// never left PENDING forever (upstream's weakness). It publishes the
+// outcomes as a replicator would: the status applier writes them (stale
+// ones are dropped by their generation) and lists them in the failure
+// store, where operators find and retry them. They count as queued here,
+// and as failed when applied.
 func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, refused map[string]string) error {
-	gen := obj.Generation()
-	_, err := p.Metadata.UpdateVersion(ctx, obj.Bucket, obj.Key, obj.VersionID, func(v *domain.ObjectVersion) error {
-		if v.Generation() != gen {
-			return domain.ErrStaleOutcome
-		}
-		for site, reason := range refused {
-			if _, err := v.SetSiteStatus(site, domain.StatusFailed, "", reason); err != nil && !errors.Is(err, domain.ErrIllegalTransition) {
-				return err
-			}
-		}
-		return nil
-	})
-	switch {
-	case errors.Is(err, domain.ErrStaleOutcome), errors.Is(err, ports.ErrNotFound):
-		return nil // a newer write or a delete superseded this event
-	case err != nil:
+	msgs := make([]ports.Message, 0, len(refused))
+	for site, reason := range refused {
+		out := domain.NewOutcome(obj, site, domain.StatusFailed)
+		out.Reason = reason
+		msgs = append(msgs, ports.Message{Key: out.OrderingKey(), Payload: out.Encode(), Headers: traceHeaders(ctx)})
+	}
+	if err := retryForever(ctx, func() error { return p.Publisher.Publish(ctx, p.Topics.Status, msgs...) }, p.Log, "publish refusals"); err != nil {
 		return fmt.Errorf("mark refused sites FAILED on %s/%s %s: %w", obj.Bucket, obj.Key, obj.VersionID, err)
 	}
 	for site, reason := range refused {
 		p.Log.WarnContext(ctx, "version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", site, "reason", reason)
-		p.Telemetry.siteFailed(ctx, site)
+		recordMetric(ctx, p.Metrics, p.Log, site, ports.MetricQueued, domain.NewOutcome(obj, site, domain.StatusFailed).Bytes)
+		p.Telemetry.entryPublished(ctx, site)
 	}
 	return nil
 }
@@ -276,7 +307,15 @@ func (p *Populator) bucket(ctx context.Context, name string) (domain.Bucket, err
 		return c.b, c.err
 	}
 	b, err := p.Metadata.Bucket(ctx, name)
-	if err != nil && !errors.Is(err, ports.ErrNotFound) {
+	if err == nil && b.Replication != nil {
+		// The stored configuration is checked as PutBucketReplication
+		// would; sites are checked per version (nil: not here), so that a
+		// rule naming one unknown site still replicates to the others.
+		if verr := b.Replication.Validate(nil); verr != nil {
+			err = fmt.Errorf("invalid %w [%w]", verr, domain.ErrPermanent)
+		}
+	}
+	if err != nil && !errors.Is(err, ports.ErrNotFound) && domain.Classify(err) == domain.Transient {
 		return b, err // do not cache transient failures
 	}
 	p.mu.Lock()

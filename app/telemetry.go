@@ -109,12 +109,6 @@ func (t *Telemetry) deadLettered(ctx context.Context, source string) {
 	}
 }
 
-func (t *Telemetry) siteFailed(ctx context.Context, s string) {
-	if t != nil {
-		t.failed.Add(ctx, 1, site(s))
-	}
-}
-
 // applied records an outcome newly written to the source metadata.
 func (t *Telemetry) applied(ctx context.Context, out domain.Outcome, now time.Time) {
 	if t == nil {

@@ -206,11 +206,67 @@ func TestPoisonInput(t *testing.T) {
 		t.Fatalf("insert bad document: %v", err)
 	}
 
+	// Buckets that ask for replication in a form that cannot be served: a
+	// configuration that fails validation (the role is no ARN) and one that
+	// cannot be read at all. Their versions must end FAILED with the reason.
+	rc := bson.M{"role": "arn:aws:iam::000000000000:role/backbeat-e2e", "destination": "arn:aws:s3:::" + e.Run + "-nowhere",
+		"rules": bson.A{bson.M{"id": "r", "prefix": "", "enabled": true, "storageClass": "site-a"}}}
+	invalidRC := bson.M{"role": "admin", "destination": rc["destination"], "rules": rc["rules"]}
+	unreadableRC := bson.M{"role": rc["role"], "destination": rc["destination"], "rules": "not a list"}
+	badBuckets := map[string]struct {
+		rc     bson.M
+		reason string
+	}{
+		e.Run + "-invalid-config":    {invalidRC, "invalid replication configuration: Role"},
+		e.Run + "-unreadable-config": {unreadableRC, "cannot unmarshal"},
+	}
+	badVersions := map[string]string{} // bucket -> version id
+	for name, bb := range badBuckets {
+		if _, err := e.Meta.Database().Collection("__metastore").InsertOne(ctx, bson.M{"_id": name, "vFormat": "v0",
+			"value": bson.M{"name": name, "versioningConfiguration": bson.M{"Status": "Enabled"}, "replicationConfiguration": bb.rc}}); err != nil {
+			t.Fatalf("insert bucket %s: %v", name, err)
+		}
+		bv := domain.ObjectVersion{Bucket: name, Key: "k", VersionID: "01ZZZZZZZZZZZZZZZZZZZZZZZY", MicroVersionID: "m",
+			Size: 1, ContentType: "text/plain", LastModified: time.Now().UTC()}
+		bv.Replication = domain.NewReplicationInfo(domain.ReplicationRule{ID: "r", Enabled: true,
+			DestinationBucket: rc["destination"].(string), StorageClass: "site-a"}, rc["role"].(string), true)
+		md, err := domain.MarshalObjectMD(bv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var value map[string]any
+		if err := json.Unmarshal(md, &value); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Meta.Database().Collection(name).InsertOne(ctx, bson.M{"_id": domain.VersionedKey(bv.Key, bv.VersionID), "value": value}); err != nil {
+			t.Fatalf("insert version in %s: %v", name, err)
+		}
+		badVersions[name] = bv.VersionID
+	}
+
 	for i := range 20 {
 		e.Put(ctx, b, fmt.Sprintf("after-poison-%02d", i), []byte(randomHex(64)), true)
 	}
 	e.WaitDone(e.Ledger.All(), time.Minute)
 	e.Verify()
+
+	for name, bb := range badBuckets {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			cur, err := e.Meta.Version(ctx, name, "k", badVersions[name])
+			s, _ := cur.Site("site-a")
+			if err == nil && s.Status == domain.StatusFailed {
+				if !strings.Contains(s.Reason, bb.reason) {
+					t.Errorf("%s: site-a FAILED with reason %q, want it to say %q", name, s.Reason, bb.reason)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: version never FAILED at site-a: %+v (%v)", name, s, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 
 	badKey := domain.OrderingKey(b.Name, v.Key)
 	missing := func(got []app.DeadLetter) []string {
@@ -228,6 +284,13 @@ func TestPoisonInput(t *testing.T) {
 			return strings.HasPrefix(d.Key, badKey) && d.Source == "journal" && strings.Contains(d.Reason, "content-length")
 		}) {
 			miss = append(miss, "journal document "+badKey)
+		}
+		for name, bb := range badBuckets {
+			if !slices.ContainsFunc(got, func(d app.DeadLetter) bool {
+				return strings.HasPrefix(d.Key, domain.OrderingKey(name, "k")) && d.Source == "journal" && strings.Contains(d.Reason, bb.reason)
+			}) {
+				miss = append(miss, "bucket "+name)
+			}
 		}
 		return miss
 	}

@@ -77,6 +77,32 @@ func decodeBucket(doc bson.Raw) (domain.Bucket, error) {
 	return b, nil
 }
 
+// keyFormat returns the name and key format of a bucket document, when
+// both are readable, whatever the rest of it holds.
+func keyFormat(doc bson.Raw) (domain.Bucket, bool) {
+	id, ok := doc.Lookup("_id").StringValueOK()
+	if !ok {
+		return domain.Bucket{}, false
+	}
+	b := domain.Bucket{Name: id, VFormat: "v0"}
+	if f, ok := doc.Lookup("vFormat").StringValueOK(); ok && f != "" {
+		b.VFormat = f
+	}
+	return b, b.VFormat == "v0" || b.VFormat == "v1"
+}
+
+// watchedAnyway returns the name and key format of a bucket document that
+// decodeBucket refused, when both are readable and the document holds a
+// replication configuration.
+func watchedAnyway(doc bson.Raw) (domain.Bucket, bool) {
+	b, ok := keyFormat(doc)
+	if !ok {
+		return domain.Bucket{}, false
+	}
+	rc, err := doc.LookupErr("value", "replicationConfiguration")
+	return b, err == nil && rc.Type != bson.TypeNull
+}
+
 // encodeReplication converts a domain configuration to the stored shape, or
 // nil (null) when there is none. The stored shape has one destination for
 // all rules, as S3 replication to a Scality destination does.

@@ -155,6 +155,10 @@ func (s *Store) Bucket(ctx context.Context, name string) (domain.Bucket, error) 
 	}
 	b, err := decodeBucket(raw)
 	if err != nil {
+		if kf, ok := keyFormat(raw); ok {
+			// Its versions can still be read and marked FAILED.
+			s.rememberFormat(name, kf.VFormat)
+		}
 		return domain.Bucket{}, fmt.Errorf("mongometa: bucket %q: %w: %w", name, domain.ErrPermanent, err)
 	}
 	s.rememberFormat(name, b.VFormat)
@@ -162,8 +166,11 @@ func (s *Store) Bucket(ctx context.Context, name string) (domain.Bucket, error) 
 }
 
 // ReplicatedBuckets returns the buckets that have at least one enabled
-// replication rule, sorted by name. A malformed bucket document is logged
-// and left out: one bad bucket must not stop the journal of the others.
+// replication rule, sorted by name. A malformed bucket document is logged,
+// not fatal: one bad bucket must not stop the journal of the others. It is
+// listed (name and key format only) when it holds a replication
+// configuration and its keys can be read, so that its versions are seen
+// and fail with the reason; otherwise it is left out.
 func (s *Store) ReplicatedBuckets(ctx context.Context) ([]domain.Bucket, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
@@ -184,13 +191,22 @@ func (s *Store) ReplicatedBuckets(ctx context.Context) ([]domain.Bucket, error) 
 	for cur.Next(octx) {
 		b, err := decodeBucket(cur.Current)
 		if err != nil {
+			// A bucket that asks for replication in a form we cannot read
+			// is still watched when its keys can be: its versions then fail
+			// with the reason (populator), instead of staying PENDING
+			// unseen.
+			w, watch := watchedAnyway(cur.Current)
 			id := cur.Current.Lookup("_id").String()
 			s.mu.Lock()
 			first := !s.warned[id]
 			s.warned[id] = true
 			s.mu.Unlock()
 			if first { // the journal lists buckets every few seconds
-				s.log.Warn("mongometa: skipping malformed bucket document", "id", id, "error", err)
+				s.log.Warn("mongometa: malformed bucket document", "id", id, "error", err, "watched", watch)
+			}
+			if watch {
+				s.rememberFormat(w.Name, w.VFormat)
+				out = append(out, w)
 			}
 			continue
 		}
@@ -297,6 +313,12 @@ func (s *Store) VFormat(ctx context.Context, bucket string) (string, error) {
 	}
 	b, err := s.Bucket(ctx, bucket)
 	if err != nil {
+		s.mu.Lock()
+		c, ok := s.formats[bucket]
+		s.mu.Unlock()
+		if ok && errors.Is(err, domain.ErrPermanent) {
+			return c.vFormat, nil // a malformed document with a readable key format
+		}
 		return "", err
 	}
 	return b.VFormat, nil

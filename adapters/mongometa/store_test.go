@@ -208,8 +208,15 @@ func TestListReplicatedBuckets(t *testing.T) {
 	disabled.Replication.Rules[0].Enabled = false
 	require.NoError(t, s.PutBucket(ctx, disabled))
 	require.NoError(t, s.PutBucket(ctx, domain.Bucket{Name: none, VersioningEnabled: true}))
-	// A malformed bucket document is left out, not fatal.
-	_, err := s.Database().Collection(mongometa.MetastoreCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: base + "-bad"}, {Key: "value", Value: bson.D{{Key: "replicationConfiguration", Value: "nonsense"}}}})
+	// A malformed bucket document is not fatal. One that holds a replication
+	// configuration is watched, so that its versions fail with the reason,
+	// when its keys can be read; the others are left out.
+	meta := s.Database().Collection(mongometa.MetastoreCollection)
+	_, err := meta.InsertMany(ctx, []any{
+		bson.D{{Key: "_id", Value: base + "-bad"}, {Key: "value", Value: bson.D{{Key: "replicationConfiguration", Value: "nonsense"}}}},
+		bson.D{{Key: "_id", Value: base + "-bad-format"}, {Key: "vFormat", Value: "v9"}, {Key: "value", Value: bson.D{{Key: "replicationConfiguration", Value: "nonsense"}}}},
+		bson.D{{Key: "_id", Value: base + "-bad-versioning"}, {Key: "value", Value: bson.D{{Key: "versioningConfiguration", Value: "nonsense"}}}},
+	})
 	require.NoError(t, err)
 
 	names, err := s.ListReplicatedBuckets(ctx)
@@ -217,7 +224,9 @@ func TestListReplicatedBuckets(t *testing.T) {
 	assert.Contains(t, names, on)
 	assert.NotContains(t, names, off)
 	assert.NotContains(t, names, none)
-	assert.NotContains(t, names, base+"-bad")
+	assert.Contains(t, names, base+"-bad")
+	assert.NotContains(t, names, base+"-bad-format")
+	assert.NotContains(t, names, base+"-bad-versioning")
 	assert.Contains(t, logs.String(), "malformed bucket document")
 
 	// Reported once, not at every listing.
@@ -225,6 +234,32 @@ func TestListReplicatedBuckets(t *testing.T) {
 	_, err = s.ListReplicatedBuckets(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, before, logs.Len())
+}
+
+// The versions of a bucket whose document is malformed, but whose key format
+// is readable, can still be read and updated: that is how they are marked
+// FAILED with the reason.
+func TestVersionsOfAMalformedBucket(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	name := uniqueBucket(t)
+	_, err := s.Database().Collection(mongometa.MetastoreCollection).InsertOne(ctx,
+		bson.D{{Key: "_id", Value: name}, {Key: "vFormat", Value: "v1"}, {Key: "value", Value: bson.D{{Key: "replicationConfiguration", Value: "nonsense"}}}})
+	require.NoError(t, err)
+	_, err = s.Bucket(ctx, name)
+	require.ErrorIs(t, err, domain.ErrPermanent)
+	vf, err := s.VFormat(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", vf)
+	_, err = s.Database().Collection(name).InsertOne(ctx, bson.D{{Key: "_id", Value: "\x7fVk\x00v1"}, {Key: "value", Value: bson.D{{Key: "key", Value: "k"}}}})
+	require.NoError(t, err)
+	got, err := s.UpdateVersion(ctx, name, "k", "v1", func(v *domain.ObjectVersion) error {
+		v.ContentType = "text/plain"
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "text/plain", got.ContentType)
 }
 
 func TestPutVersionLayout(t *testing.T) {
