@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -296,7 +297,22 @@ func TestPermanentFailureIsListedAndRetriedAfterTheFix(t *testing.T) {
 		t.Fatalf("failure store lists %+v", listed[0])
 	}
 	broken.Delete("site-a")
+	// A retry of the same entry in progress elsewhere (upstream's lock name)
+	// makes this one step aside, leaving the entry FAILED and listed.
+	release, ok, err := h.locker.TryLock(context.Background(), "denied:k:"+v.VersionID+":site-a:processingFailures", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("take the retry lock: %v, %v", ok, err)
+	}
 	res := h.retrier.Retry(context.Background(), []app.RetryRequest{{Bucket: "denied", Key: "k", VersionID: v.VersionID, Site: "site-a"}})
+	if len(res) != 1 || !errors.Is(res[0].Err, app.ErrRetryInProgress) {
+		t.Fatalf("retry while another holds the lock: %+v, want ErrRetryInProgress", res)
+	}
+	if cur, _ := h.meta.Version(context.Background(), v.Bucket, v.Key, v.VersionID); cur.Replication.Status != domain.StatusFailed {
+		t.Fatalf("a retry that stepped aside changed the status to %s", cur.Replication.Status)
+	}
+	h.waitFailed("site-a", 1)
+	release()
+	res = h.retrier.Retry(context.Background(), []app.RetryRequest{{Bucket: "denied", Key: "k", VersionID: v.VersionID, Site: "site-a"}})
 	if len(res) != 1 || res[0].Err != nil || res[0].Status != domain.StatusPending {
 		t.Fatalf("retry: %+v", res)
 	}
@@ -549,4 +565,44 @@ func TestBadConfigurationAndUnknownSiteFailWithTheReason(t *testing.T) {
 		!strings.Contains(strings.Join(reasons, "\n"), "unknown site(s) site-z") {
 		t.Errorf("dead letters %q; want one for the configuration and one for the unknown site", reasons)
 	}
+}
+
+// A destination that keeps failing transiently: each delivery retries in
+// place up to the policy's attempts, then the entry is replayed MaxReplays
+// times (2 in the harness) through the replay topic, and only then is the
+// site FAILED, with the reason, and listed in the failure store.
+func TestTransientFailureIsReplayedThenFailed(t *testing.T) {
+	h := newHarness(t, "site-a")
+	b := h.bucket("down")
+	var mu sync.Mutex
+	attempts := 0
+	h.dests["site-a"].SetFault(func(ports.Replica) error {
+		mu.Lock()
+		defer mu.Unlock()
+		attempts++
+		return errors.New("503 slow down")
+	})
+	v := h.put(b, "k", []byte("never lands"))
+	cur := h.waitFor(v, "FAILED", aggregateIs(domain.StatusFailed))
+	if s, _ := cur.Site("site-a"); !strings.Contains(s.Reason, "transient error after 5 attempts") || !strings.Contains(s.Reason, "503 slow down") {
+		t.Errorf("site-a reason %q; want the transient error and its attempts", s.Reason)
+	}
+	mu.Lock()
+	got := attempts
+	mu.Unlock()
+	if want := quickRetry.MaxAttempts * 3; got != want {
+		t.Errorf("destination tried %d times, want %d (5 attempts, first delivery and 2 replays)", got, want)
+	}
+	var counts []int
+	for _, m := range h.bus.Messages(app.DefaultTopics.Replay) {
+		e, _, err := domain.DecodeEntry(m.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, e.ReplayCount)
+	}
+	if !slices.Equal(counts, []int{1, 2}) {
+		t.Errorf("replays with counts %v, want [1 2]", counts)
+	}
+	h.waitFailed("site-a", 1)
 }
