@@ -167,7 +167,7 @@ func TestPauseResumeSite(t *testing.T) {
 	}
 	for {
 		if a := count("site-a"); a != a1 {
-			if early := at.Sub(time.Now()); early > 0 {
+			if early := time.Until(at); early > 0 {
 				t.Errorf("site-a written %s before its scheduled resume (%d -> %d versions)", early.Round(time.Millisecond), a1, a)
 			}
 			t.Logf("site-a written again %s after its scheduled resume time", time.Since(at).Round(time.Millisecond))
