@@ -228,10 +228,13 @@ func (r *Replicator) copy(ctx context.Context, obj domain.ObjectVersion) (string
 	}
 	var body io.Reader
 	if !obj.IsDeleteMarker {
+		// The read span covers the whole streamed read, which runs while
+		// the write sends it on: it ends when the body is closed.
 		_, rspan := tracer.Start(ctx, "read", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
+		defer rspan.End()
 		rc, err := r.Source.Open(ctx, obj.Bucket, obj.Key, obj.VersionID)
-		rspan.End()
 		if err != nil {
+			rspan.RecordError(err)
 			return "", fmt.Errorf("read source: %w", err)
 		}
 		defer rc.Close()

@@ -17,7 +17,9 @@ if [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null; then
   for _ in $(seq 100); do kill -0 "$(cat "$run/pid")" 2>/dev/null || break; sleep 0.1; done
 fi
 echo "starting backbeat all (log: $run/backbeat.log)"
-setsid nohup bin/backbeat all --config configs/local.yaml >"$run/backbeat.log" 2>&1 &
+# Traces of every object version, as JSON lines, in $run/traces.json.
+BACKBEAT_TELEMETRY_TRACES=stdout BACKBEAT_TELEMETRY_TRACESFILE="$run/traces.json" \
+  setsid nohup bin/backbeat all --config configs/local.yaml >"$run/backbeat.log" 2>&1 &
 echo $! >"$run/pid"
 
 for i in $(seq 300); do
@@ -43,5 +45,8 @@ Everything is running. Try:
   curl -s http://127.0.0.1:8900/_/metrics/crr/all
   curl -s http://127.0.0.1:8900/metrics   # Prometheus
 Logs: $run/backbeat.log (JSON, with trace ids); stack logs under .stack/<service>/
+Traces: $run/traces.json (one span a line: populate, replicate with its read and write, apply-status,
+  linked by trace id), e.g. grep -c '"Name":"replicate"' $run/traces.json
+Metrics: curl -s http://127.0.0.1:8900/metrics | grep ^backbeat_
 Stop: kill \$(cat $run/pid); go tool task stack:down
 MSG

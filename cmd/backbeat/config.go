@@ -114,6 +114,9 @@ type APIConfig struct {
 type TelemetryConfig struct {
 	Traces       string `yaml:"traces"`
 	OTLPEndpoint string `yaml:"otlpEndpoint"`
+	// TracesFile, with traces: stdout, receives the spans (JSON, one per
+	// line, appended) instead of standard error.
+	TracesFile string `yaml:"tracesFile"`
 }
 
 // LogConfig sets the log level: debug, info, warn, error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 
@@ -54,11 +55,19 @@ func setupTelemetry(ctx context.Context, cfg TelemetryConfig) (*telemetry, error
 	t := &telemetry{app: tel, prometheus: handler, shutdown: mp.Shutdown}
 
 	var exp sdktrace.SpanExporter
+	var out io.WriteCloser // the traces file, closed last
 	switch cfg.Traces {
 	case "none":
 		return t, nil
 	case "stdout":
-		exp, err = stdouttrace.New(stdouttrace.WithWriter(os.Stderr))
+		var w io.Writer = os.Stderr
+		if cfg.TracesFile != "" {
+			if out, err = os.OpenFile(cfg.TracesFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+				break
+			}
+			w = out
+		}
+		exp, err = stdouttrace.New(stdouttrace.WithWriter(w))
 	case "otlp":
 		opts := []otlptracehttp.Option{otlptracehttp.WithInsecure()}
 		if cfg.OTLPEndpoint != "" {
@@ -74,7 +83,13 @@ func setupTelemetry(ctx context.Context, cfg TelemetryConfig) (*telemetry, error
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
-	t.shutdown = func(ctx context.Context) error { return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx)) }
+	t.shutdown = func(ctx context.Context) error {
+		err := errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
+		if out != nil {
+			err = errors.Join(err, out.Close())
+		}
+		return err
+	}
 	return t, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.opentelemetry.io/otel"
 
 	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/app"
@@ -228,4 +229,35 @@ func sample(f *dto.MetricFamily, want map[string]string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// traces: stdout with tracesFile appends the spans to the file as JSON
+// lines, so that `task dev` can show them.
+func TestTracesFile(t *testing.T) {
+	prevTP, prevMP := otel.GetTracerProvider(), otel.GetMeterProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetMeterProvider(prevMP) })
+	path := t.TempDir() + "/traces.json"
+	ctx := context.Background()
+	tel, err := setupTelemetry(ctx, TelemetryConfig{Traces: "stdout", TracesFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := otel.Tracer("test").Start(ctx, "probe-span")
+	span.End()
+	if err := tel.shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Name string }
+	if err := json.Unmarshal(data, &got); err != nil || got.Name != "probe-span" {
+		t.Fatalf("traces file holds %q (%v); want the span as JSON", data, err)
+	}
+
+	if _, err := setupTelemetry(ctx, TelemetryConfig{Traces: "stdout", TracesFile: t.TempDir() + "/missing/dir/traces.json"}); err == nil ||
+		!strings.Contains(err.Error(), "telemetry.traces") {
+		t.Fatalf("an unwritable traces file: %v; want an error naming telemetry.traces", err)
+	}
 }
