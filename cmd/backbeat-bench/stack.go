@@ -272,7 +272,12 @@ func topicCount(client sarama.Client, topic string) (int64, error) {
 func profile(ctx context.Context, s *service, bin string, secs int, path string) string {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.debug, secs)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	// A service just started may not listen yet.
 	resp, err := http.DefaultClient.Do(req)
+	for deadline := time.Now().Add(5 * time.Second); err != nil && ctx.Err() == nil && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		resp, err = http.DefaultClient.Do(req)
+	}
 	if err != nil {
 		return "profile: " + err.Error()
 	}
