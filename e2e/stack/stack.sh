@@ -20,6 +20,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 STACK="$ROOT/.stack"
+# A clone may share another clone's stack through a symlinked .stack: the
+# processes are recognised by the real path.
+[[ -L "$STACK" ]] && STACK="$(readlink -f "$STACK")"
 
 # ---- pinned versions (Maven versions live in kafka/pom.xml, mongo/pom.xml) --
 VERSITYGW_VERSION="v1.8.0"
