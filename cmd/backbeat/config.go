@@ -260,6 +260,9 @@ func (c Config) Validate() error {
 	default:
 		bad("telemetry.traces", "must be none, stdout or otlp, got %q", c.Telemetry.Traces)
 	}
+	if c.Telemetry.TracesFile != "" && c.Telemetry.Traces != "stdout" {
+		bad("telemetry.tracesFile", "is used only with traces: stdout, got traces %q", c.Telemetry.Traces)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
