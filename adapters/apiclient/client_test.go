@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/openbackbeat/backbeat/adapters/apiclient"
-	"github.com/openbackbeat/backbeat/adapters/httpapi"
-	"github.com/openbackbeat/backbeat/adapters/memory"
-	"github.com/openbackbeat/backbeat/app"
-	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/adapters/httpapi/httpapitest"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
@@ -29,70 +25,24 @@ func TestMain(m *testing.M) {
 
 // env is the real API handler over in-memory adapters and a client of it.
 type env struct {
-	t        *testing.T
-	client   *apiclient.Client
-	meta     *memory.Metadata
-	failures *memory.Failures
-	metrics  *memory.Metrics
-	control  *memory.SiteControl
+	*httpapitest.Server
+	t      *testing.T
+	client *apiclient.Client
 }
 
 func newEnv(t *testing.T, token string, opts ...apiclient.Option) *env {
 	t.Helper()
-	e := &env{t: t, meta: memory.NewMetadata(), control: memory.NewSiteControl()}
-	var err error
-	if e.failures, err = memory.NewFailures(memory.FailuresConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	if e.metrics, err = memory.NewMetrics(memory.MetricsConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	bus, err := memory.NewBus(memory.BusConfig{})
+	srv := httpapitest.Start(t, token, map[string]func(context.Context) error{"redis": func(context.Context) error { return nil }})
+	c, err := apiclient.New(srv.URL, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = bus.Close() })
-	log := slog.New(slog.DiscardHandler)
-	deps := httpapi.Deps{
-		Sites: &app.SiteService{Control: e.control, Sites: []string{"site-a", "site-b"}},
-		Retrier: &app.FailedRetrier{
-			Metadata: e.meta, Failures: e.failures, Locker: memory.NewLocker(), Publisher: bus, Topics: app.DefaultTopics, Log: log,
-		},
-		Failures: e.failures, Metrics: e.metrics, Metadata: e.meta, Log: log,
-		Health:     map[string]func(context.Context) error{"redis": func(context.Context) error { return nil }},
-		Prometheus: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "up 1\n") }),
-	}
-	srv := httptest.NewServer(httpapi.New(deps, httpapi.Config{Token: token}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(srv.CloseClientConnections)
-	if e.client, err = apiclient.New(srv.URL, opts...); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return &env{Server: srv, t: t, client: c}
 }
 
 func (e *env) putFailed(bucket, key, vid, site string) {
 	e.t.Helper()
-	ctx := context.Background()
-	rule := domain.ReplicationRule{ID: "r", Enabled: true, DestinationBucket: "arn:aws:s3:::dst", StorageClass: "site-a,site-b"}
-	if _, err := e.meta.Bucket(ctx, bucket); err != nil {
-		b := domain.Bucket{Name: bucket, VersioningEnabled: true, Replication: &domain.ReplicationConfig{Role: "r", Rules: []domain.ReplicationRule{rule}}}
-		if err := e.meta.PutBucket(ctx, b); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	v := domain.ObjectVersion{Bucket: bucket, Key: key, VersionID: vid, Size: 77, LastModified: time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC),
-		Replication: domain.NewReplicationInfo(rule, "r", true)}
-	if b, ok := v.Site(site); ok {
-		b.Status = domain.StatusFailed
-	}
-	v.Replication.Status = domain.Aggregate(v.Replication.Backends)
-	if err := e.meta.PutVersion(ctx, v); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.failures.Add(ctx, ports.FailedEntry{Site: site, Bucket: bucket, Key: key, VersionID: vid, FailedAt: time.Now().Truncate(time.Millisecond)}); err != nil {
-		e.t.Fatal(err)
-	}
+	e.PutFailed(e.t, bucket, key, vid, site, 77, time.Now())
 }
 
 func TestNewValidatesURL(t *testing.T) {
@@ -174,8 +124,8 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("Retry: %+v %v", out, err)
 	}
 
-	_ = e.metrics.Record(ctx, "site-a", ports.MetricQueued, 900)
-	_ = e.metrics.Record(ctx, "site-a", ports.MetricCompleted, 900)
+	_ = e.Metrics.Record(ctx, "site-a", ports.MetricQueued, 900)
+	_ = e.Metrics.Record(ctx, "site-a", ports.MetricCompleted, 900)
 	m, err := e.client.SiteMetrics(ctx, "")
 	if err != nil || m.Completions.Results.Count.Int64() != 1 || m.Completions.Results.Size.Int64() != 900 ||
 		m.Throughput.Results.Size.String() != "1.00" || m.Throughput.Results.Size.Float64() != 1 {
@@ -204,7 +154,7 @@ func TestRoutes(t *testing.T) {
 	if err := e.client.ScheduleResumeAt(ctx, "site-a", at); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := e.control.State(ctx, "site-a"); !st.ScheduledResume.Equal(at) {
+	if st, _ := e.Control.State(ctx, "site-a"); !st.ScheduledResume.Equal(at) {
 		t.Fatalf("ScheduleResumeAt: state %+v, want %s", st, at)
 	}
 	if err := e.client.CancelScheduledResume(ctx, "site-a"); err != nil {

@@ -6,31 +6,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/openbackbeat/backbeat/adapters/httpapi"
-	"github.com/openbackbeat/backbeat/adapters/memory"
-	"github.com/openbackbeat/backbeat/app"
-	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/adapters/httpapi/httpapitest"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
 // ctlEnv is the real API handler over in-memory adapters, served by an
 // httptest server, for `backbeat ctl` to talk to.
 type ctlEnv struct {
-	t        *testing.T
-	url      string
-	meta     *memory.Metadata
-	failures *memory.Failures
-	metrics  *memory.Metrics
-	control  *memory.SiteControl
+	*httpapitest.Server
+	t *testing.T
 
 	mu        sync.Mutex
 	kafkaDown error // what the kafka health check answers
@@ -44,35 +36,12 @@ func (e *ctlEnv) setKafkaDown(err error) {
 
 func newCtlEnv(t *testing.T, token string) *ctlEnv {
 	t.Helper()
-	e := &ctlEnv{t: t, meta: memory.NewMetadata(), control: memory.NewSiteControl()}
-	var err error
-	if e.failures, err = memory.NewFailures(memory.FailuresConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	if e.metrics, err = memory.NewMetrics(memory.MetricsConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	bus, err := memory.NewBus(memory.BusConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bus.Close() })
-	log := slog.New(slog.DiscardHandler)
-	deps := httpapi.Deps{
-		Sites: &app.SiteService{Control: e.control, Sites: []string{"site-a", "site-b"}},
-		Retrier: &app.FailedRetrier{
-			Metadata: e.meta, Failures: e.failures, Locker: memory.NewLocker(), Publisher: bus, Topics: app.DefaultTopics, Log: log,
-		},
-		Failures: e.failures, Metrics: e.metrics, Metadata: e.meta, Log: log,
-		Health: map[string]func(context.Context) error{"kafka": func(context.Context) error {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			return e.kafkaDown
-		}},
-	}
-	srv := httptest.NewServer(httpapi.New(deps, httpapi.Config{Token: token}))
-	t.Cleanup(srv.Close)
-	e.url = srv.URL
+	e := &ctlEnv{t: t}
+	e.Server = httpapitest.Start(t, token, map[string]func(context.Context) error{"kafka": func(context.Context) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.kafkaDown
+	}})
 	return e
 }
 
@@ -80,7 +49,7 @@ func newCtlEnv(t *testing.T, token string) *ctlEnv {
 func (e *ctlEnv) ctl(args ...string) (string, error) {
 	e.t.Helper()
 	var out, errOut bytes.Buffer
-	err := runCtl(context.Background(), append([]string{"--api", e.url}, args...), &out, &errOut)
+	err := runCtl(context.Background(), append([]string{"--api", e.URL}, args...), &out, &errOut)
 	return out.String(), err
 }
 
@@ -95,27 +64,7 @@ func (e *ctlEnv) mustCtl(args ...string) string {
 
 func (e *ctlEnv) putFailed(bucket, key, vid, site string, ago time.Duration) {
 	e.t.Helper()
-	ctx := context.Background()
-	rule := domain.ReplicationRule{ID: "r", Enabled: true, DestinationBucket: "arn:aws:s3:::dst", StorageClass: "site-a,site-b"}
-	if _, err := e.meta.Bucket(ctx, bucket); err != nil {
-		b := domain.Bucket{Name: bucket, VersioningEnabled: true, Replication: &domain.ReplicationConfig{Role: "r", Rules: []domain.ReplicationRule{rule}}}
-		if err := e.meta.PutBucket(ctx, b); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	v := domain.ObjectVersion{Bucket: bucket, Key: key, VersionID: vid, Size: 2048, LastModified: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
-		Replication: domain.NewReplicationInfo(rule, "r", true)}
-	if b, ok := v.Site(site); ok {
-		b.Status = domain.StatusFailed
-	}
-	v.Replication.Status = domain.Aggregate(v.Replication.Backends)
-	if err := e.meta.PutVersion(ctx, v); err != nil {
-		e.t.Fatal(err)
-	}
-	fe := ports.FailedEntry{Site: site, Bucket: bucket, Key: key, VersionID: vid, FailedAt: time.Now().Add(-ago).Truncate(time.Millisecond)}
-	if err := e.failures.Add(ctx, fe); err != nil {
-		e.t.Fatal(err)
-	}
+	e.PutFailed(e.t, bucket, key, vid, site, 2048, time.Now().Add(-ago))
 }
 
 func wantLines(t *testing.T, out string, lines ...string) {
@@ -229,11 +178,11 @@ func TestCtlMetrics(t *testing.T) {
 	e := newCtlEnv(t, "")
 	ctx := context.Background()
 	for range 3 {
-		_ = e.metrics.Record(ctx, "site-a", ports.MetricQueued, 1024)
+		_ = e.Metrics.Record(ctx, "site-a", ports.MetricQueued, 1024)
 	}
-	_ = e.metrics.Record(ctx, "site-a", ports.MetricCompleted, 1024)
-	_ = e.metrics.Record(ctx, "site-b", ports.MetricQueued, 10)
-	_ = e.metrics.Record(ctx, "site-b", ports.MetricFailed, 10)
+	_ = e.Metrics.Record(ctx, "site-a", ports.MetricCompleted, 1024)
+	_ = e.Metrics.Record(ctx, "site-b", ports.MetricQueued, 10)
+	_ = e.Metrics.Record(ctx, "site-b", ports.MetricFailed, 10)
 	out := squash(e.mustCtl("metrics"))
 	wantLines(t, out,
 		"SITE PENDING PENDING BYTES COMPLETED COMPLETED BYTES FAILED FAILED BYTES OPS/S BYTES/S",
@@ -245,7 +194,7 @@ func TestCtlMetrics(t *testing.T) {
 	wantLines(t, squash(e.mustCtl("metrics", "site-b")), "site-b 0 0 B 0 0 B 1 10 B")
 
 	// --json prints the API's JSON.
-	resp, err := http.Get(e.url + "/_/metrics/crr/site-a")
+	resp, err := http.Get(e.URL + "/_/metrics/crr/site-a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +226,8 @@ func TestCtlFailed(t *testing.T) {
 	e.putFailed("bkt-ctl", "dir/two", "v1", "site-b", 2*time.Minute)
 	out := squash(e.mustCtl("failed", "list"))
 	wantLines(t, out, "SITE BUCKET KEY VERSION SIZE LAST MODIFIED",
-		"site-a bkt-ctl dir/one v1 2.0 KiB 2030-01-02T03:04:05.000Z",
-		"site-b bkt-ctl dir/two v1 2.0 KiB 2030-01-02T03:04:05.000Z")
+		"site-a bkt-ctl dir/one v1 2.0 KiB 2030-01-02T03:04:05.006Z",
+		"site-b bkt-ctl dir/two v1 2.0 KiB 2030-01-02T03:04:05.006Z")
 	out = e.mustCtl("failed", "list", "--site", "site-b")
 	if strings.Contains(out, "dir/one") || !strings.Contains(out, "dir/two") {
 		t.Fatalf("list --site site-b:\n%s", out)
@@ -362,7 +311,7 @@ func TestCtlToken(t *testing.T) {
 	e.mustCtl("resume", "site-a")
 	e.mustCtl("status") // reads need no token
 	t.Setenv("BACKBEAT_API_TOKEN", "")
-	t.Setenv("BACKBEAT_API_URL", e.url)
+	t.Setenv("BACKBEAT_API_URL", e.URL)
 	var out bytes.Buffer
 	if err := runCtl(context.Background(), []string{"status"}, &out, &out); err != nil || !strings.Contains(out.String(), "site-a") {
 		t.Fatalf("BACKBEAT_API_URL: %v %s", err, out.String())

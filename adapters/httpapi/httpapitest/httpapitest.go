@@ -1,0 +1,99 @@
+// Package httpapitest serves the operator API's real handler over in-memory
+// adapters, for the tests of its clients (apiclient, backbeat ctl).
+package httpapitest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/openbackbeat/backbeat/adapters/httpapi"
+	"github.com/openbackbeat/backbeat/adapters/memory"
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Sites are the destination sites the served API knows.
+var Sites = []string{"site-a", "site-b"}
+
+// LastModified is the source write time of the versions PutFailed records.
+var LastModified = time.Date(2030, 1, 2, 3, 4, 5, 6e6, time.UTC)
+
+// Prometheus is the text the served /metrics answers.
+const Prometheus = "up 1\n"
+
+// Server is the API served until the test ends, and the adapters behind it.
+type Server struct {
+	URL      string
+	Meta     *memory.Metadata
+	Failures *memory.Failures
+	Metrics  *memory.Metrics
+	Control  *memory.SiteControl
+}
+
+// Start serves the API, requiring token (when set) on mutating routes, with
+// the given health checks.
+func Start(t testing.TB, token string, health map[string]func(context.Context) error) *Server {
+	t.Helper()
+	s := &Server{Meta: memory.NewMetadata(), Control: memory.NewSiteControl()}
+	var err error
+	if s.Failures, err = memory.NewFailures(memory.FailuresConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Metrics, err = memory.NewMetrics(memory.MetricsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	bus, err := memory.NewBus(memory.BusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bus.Close() })
+	log := slog.New(slog.DiscardHandler)
+	deps := httpapi.Deps{
+		Sites: &app.SiteService{Control: s.Control, Sites: Sites},
+		Retrier: &app.FailedRetrier{
+			Metadata: s.Meta, Failures: s.Failures, Locker: memory.NewLocker(), Publisher: bus, Topics: app.DefaultTopics, Log: log,
+		},
+		Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta, Log: log,
+		Health:     health,
+		Prometheus: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, Prometheus) }),
+	}
+	srv := httptest.NewServer(httpapi.New(deps, httpapi.Config{Token: token}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(srv.CloseClientConnections)
+	s.URL = srv.URL
+	return s
+}
+
+// PutFailed records a version of bucket/key of size bytes, replicated to
+// every site of Sites and FAILED at site, listed in the failure store as
+// failed at failedAt.
+func (s *Server) PutFailed(t testing.TB, bucket, key, vid, site string, size int64, failedAt time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	rule := domain.ReplicationRule{ID: "r", Enabled: true, DestinationBucket: "arn:aws:s3:::dst", StorageClass: "site-a,site-b"}
+	if _, err := s.Meta.Bucket(ctx, bucket); err != nil {
+		b := domain.Bucket{Name: bucket, VersioningEnabled: true, Replication: &domain.ReplicationConfig{Role: "r", Rules: []domain.ReplicationRule{rule}}}
+		if err := s.Meta.PutBucket(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := domain.ObjectVersion{Bucket: bucket, Key: key, VersionID: vid, Size: size, LastModified: LastModified,
+		Replication: domain.NewReplicationInfo(rule, "r", true)}
+	if b, ok := v.Site(site); ok {
+		b.Status = domain.StatusFailed
+	}
+	v.Replication.Status = domain.Aggregate(v.Replication.Backends)
+	if err := s.Meta.PutVersion(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	fe := ports.FailedEntry{Site: site, Bucket: bucket, Key: key, VersionID: vid, FailedAt: failedAt.Truncate(time.Millisecond)}
+	if err := s.Failures.Add(ctx, fe); err != nil {
+		t.Fatal(err)
+	}
+}
