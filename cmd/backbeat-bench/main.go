@@ -117,7 +117,10 @@ func printTable(w *os.File, rs []Result) {
 			base, ratio = num(r.Baseline), fmt.Sprintf("%.2fx", r.Ratio)
 		}
 		met := "no"
-		if r.Met {
+		switch {
+		case r.Target == "-": // a measurement with no target
+			met = "-"
+		case r.Met:
 			met = "yes"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, r.Unit, num(r.Value), base, ratio, r.Target, met)
