@@ -837,65 +837,50 @@ func TestVersitygwBehaviour(t *testing.T) {
 	}
 }
 
-// TestPutThroughput measures what the existence check costs: 500 objects
-// of 4 KiB written by 16 workers, with the check and without, then the
-// same 500 replayed (found, not written).
-func TestPutThroughput(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("a measurement: run it without -short and without -race")
-	}
+// BenchmarkPut measures what the existence check costs a 4 KiB replica
+// write, 16 writers: new keys with the check off and on (HeadObject 404,
+// then PutObject), a replay (HeadObject finds it, nothing is written), and
+// a new version of existing keys (HeadObject, ListObjectVersions,
+// PutObject). go test -run '^$' -bench Put ./adapters/s3site
+func BenchmarkPut(b *testing.B) {
 	ctx := context.Background()
-	const objects, workers, size = 500, 16, 4 << 10
-	data := bytes.Repeat([]byte("x"), size)
-	run := func(c *Client, bucket, prefix, source string) (float64, []string) {
-		t.Helper()
-		vids := make([]string, objects)
+	data := bytes.Repeat([]byte("x"), 4<<10)
+	checked := newTestClient(b, siteAAddr)
+	unchecked := newTestClient(b, siteAAddr, func(c *Config) { c.SkipExistingCheck = true })
+	bucket := testBucket(b, checked)
+	// put writes b.N replicas, the i-th under key(i), 16 at a time.
+	put := func(b *testing.B, c *Client, key func(i int64) string, source string) {
 		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		start := time.Now()
-		for range workers {
-			wg.Go(func() {
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= objects {
-						return
-					}
-					key := fmt.Sprintf("%s/%04d", prefix, i)
-					vid, err := c.Destination().Put(ctx, replicaOf(bucket, key, source+key, data), bytes.NewReader(data))
-					if err != nil {
-						errs <- err
-						return
-					}
-					vids[i] = vid
+		b.SetParallelism(8) // x GOMAXPROCS (2 here): 16 writers
+		b.SetBytes(int64(len(data)))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				k := key(next.Add(1))
+				if _, err := c.Destination().Put(ctx, replicaOf(bucket, k, source+k, data), bytes.NewReader(data)); err != nil {
+					b.Error(err)
+					return
 				}
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
-		return objects / time.Since(start).Seconds(), vids
+			}
+		})
 	}
-	checked := newTestClient(t, siteAAddr)
-	unchecked := newTestClient(t, siteAAddr, func(c *Config) { c.SkipExistingCheck = true })
-	bucket := testBucket(t, checked)
-	run(unchecked, bucket, "warmup", "s1-")
-
-	off, _ := run(unchecked, bucket, "off", "s1-")
-	on, vids := run(checked, bucket, "on", "s1-")
-	replay, again := run(checked, bucket, "on", "s1-")
-	if !slices.Equal(vids, again) {
-		t.Error("the replay returned other versions")
+	const replayed = 200
+	fresh := func(prefix string) func(int64) string {
+		return func(i int64) string { return fmt.Sprintf("%s/%06d", prefix, i) }
 	}
-	overwriteOff, _ := run(unchecked, bucket, "off", "s2-")
-	overwriteOn, _ := run(checked, bucket, "on", "s2-")
-	t.Logf("500 x 4 KiB PutObject, 16 workers, %s, objects/s:\n"+
-		"\tnew keys:      check off %4.0f, check on %4.0f (HeadObject 404, then PutObject)\n"+
-		"\treplay:                      check on %4.0f (HeadObject finds it, nothing written)\n"+
-		"\tnew versions:  check off %4.0f, check on %4.0f (HeadObject, ListObjectVersions, PutObject)",
-		siteAAddr, off, on, replay, overwriteOff, overwriteOn)
+	b.Run("new-key/check-off", func(b *testing.B) { put(b, unchecked, fresh("off"), "s1-") })
+	b.Run("new-key/check-on", func(b *testing.B) { put(b, checked, fresh("on"), "s1-") })
+	for i := range int64(replayed) { // the versions the replay finds
+		k := fresh("replay")(i)
+		if _, err := checked.Destination().Put(ctx, replicaOf(bucket, k, "s1-"+k, data), bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("replay/check-on", func(b *testing.B) {
+		put(b, checked, func(i int64) string { return fresh("replay")(i % replayed) }, "s1-")
+	})
+	b.Run("new-version/check-off", func(b *testing.B) { put(b, unchecked, fresh("off"), "s2-") })
+	b.Run("new-version/check-on", func(b *testing.B) { put(b, checked, fresh("on"), "s2-") })
 }
 
 // TestReplayUnderManyVersions replays a replica that sits under 40 newer
