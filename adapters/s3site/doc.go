@@ -71,7 +71,7 @@
 // 16 workers to the local versitygw (2 busy CPUs, so give or take a lot),
 // it took new keys from 1400-2000 to 900-1400 objects/s and new versions
 // of existing keys from 900-1600 to 400-780, while a replay that finds its
-// replica runs at 2000-3700 (TestPutThroughput prints them).
+// replica runs at 2000-3700 (BenchmarkPut measures them).
 //
 // # versitygw (v1.8, posix backend with versioning)
 //
