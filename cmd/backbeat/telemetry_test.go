@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -259,5 +260,37 @@ func TestTracesFile(t *testing.T) {
 	if _, err := setupTelemetry(ctx, TelemetryConfig{Traces: "stdout", TracesFile: t.TempDir() + "/missing/dir/traces.json"}); err == nil ||
 		!strings.Contains(err.Error(), "telemetry.traces") {
 		t.Fatalf("an unwritable traces file: %v; want an error naming telemetry.traces", err)
+	}
+}
+
+// traces: otlp sends the spans to the collector at otlpEndpoint (OTLP over
+// HTTP), flushed at shutdown.
+func TestTracesOTLP(t *testing.T) {
+	prevTP, prevMP := otel.GetTracerProvider(), otel.GetMeterProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetMeterProvider(prevMP) })
+	var mu sync.Mutex
+	var posts []string
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, fmt.Sprintf("%s %s %s %d", r.Method, r.URL.Path, r.Header.Get("Content-Type"), len(body)))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+	ctx := context.Background()
+	tel, err := setupTelemetry(ctx, TelemetryConfig{Traces: "otlp", OTLPEndpoint: strings.TrimPrefix(collector.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := otel.Tracer("test").Start(ctx, "probe-span")
+	span.End()
+	if err := tel.shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) == 0 || !strings.HasPrefix(posts[0], "POST /v1/traces application/x-protobuf") || strings.HasSuffix(posts[0], " 0") {
+		t.Fatalf("collector received %q; want the span POSTed to /v1/traces", posts)
 	}
 }
