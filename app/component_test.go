@@ -46,6 +46,13 @@ var quickRetry = domain.RetryPolicy{MaxAttempts: 5, MaxElapsed: 10 * time.Second
 // applier; they stop when the test ends.
 func newHarness(t *testing.T, sites ...string) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, sites...)
+}
+
+// newHarnessWith is newHarness with before run on the stores before any
+// role starts.
+func newHarnessWith(t *testing.T, before func(*harness), sites ...string) *harness {
+	t.Helper()
 	bus, err := memory.NewBus(memory.BusConfig{Partitions: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +74,9 @@ func newHarness(t *testing.T, sites ...string) *harness {
 	h.sim = &app.Simulator{Metadata: h.meta, Objects: h.source.Writer()}
 	h.retrier = &app.FailedRetrier{Metadata: h.meta, Failures: h.failures, Locker: h.locker, Publisher: h.bus, Topics: app.DefaultTopics, Log: h.log}
 	h.sitesSvc = &app.SiteService{Control: h.control, Sites: sites}
+	if before != nil {
+		before(h)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	run := func(name string, fn func(context.Context) error) {
@@ -605,4 +615,33 @@ func TestTransientFailureIsReplayedThenFailed(t *testing.T) {
 		t.Errorf("replays with counts %v, want [1 2]", counts)
 	}
 	h.waitFailed("site-a", 1)
+}
+
+// A pause stored while no replicator ran (it was down, or not deployed
+// yet) holds the replicators that start later: they read the stored state
+// before consuming anything.
+func TestReplicatorStartsPausedFromTheStoredState(t *testing.T) {
+	h := newHarnessWith(t, func(h *harness) {
+		if err := h.sitesSvc.Pause(context.Background(), "site-a"); err != nil {
+			t.Fatal(err)
+		}
+	}, "site-a", "site-b")
+	// Run applies the stored state before it subscribes; it may not have
+	// got there yet.
+	for deadline := time.Now().Add(time.Second); !h.repls["site-a"].Paused(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("site-a's replicator is not paused although the stored state says so")
+		}
+	}
+	b := h.bucket("stored-pause")
+	v := h.put(b, "k", []byte("held"))
+	h.waitFor(v, "COMPLETED at site-b", func(o domain.ObjectVersion) bool { s, _ := o.Site("site-b"); return s.Status == domain.StatusCompleted })
+	if n := h.dests["site-a"].Writes(); n != 0 {
+		t.Fatalf("paused site-a was written %d times", n)
+	}
+	if err := h.sitesSvc.Resume(context.Background(), "site-a"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(v, "COMPLETED", aggregateIs(domain.StatusCompleted))
+	h.checkReplica("site-a", v, []byte("held"))
 }
