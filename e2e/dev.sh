@@ -45,7 +45,7 @@ Everything is running. Try:
   curl -s http://127.0.0.1:8900/_/metrics/crr/all
   curl -s http://127.0.0.1:8900/metrics   # Prometheus
 Logs: $run/backbeat.log (JSON, with trace ids); stack logs under .stack/<service>/
-Traces: $run/traces.json (one span a line: populate, replicate with its read and write, apply-status,
+Traces: $run/traces.json (flushed every 5 s; one span a line: populate, replicate with its read and write, apply-status,
   linked by trace id), e.g. grep -c '"Name":"replicate"' $run/traces.json
 Metrics: curl -s http://127.0.0.1:8900/metrics | grep ^backbeat_
 Stop: kill \$(cat $run/pid); go tool task stack:down
