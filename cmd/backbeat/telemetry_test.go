@@ -235,19 +235,8 @@ func sample(f *dto.MetricFamily, want map[string]string) (float64, bool) {
 // traces: stdout with tracesFile appends the spans to the file as JSON
 // lines, so that `task dev` can show them.
 func TestTracesFile(t *testing.T) {
-	prevTP, prevMP := otel.GetTracerProvider(), otel.GetMeterProvider()
-	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetMeterProvider(prevMP) })
 	path := t.TempDir() + "/traces.json"
-	ctx := context.Background()
-	tel, err := setupTelemetry(ctx, TelemetryConfig{Traces: "stdout", TracesFile: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, span := otel.Tracer("test").Start(ctx, "probe-span")
-	span.End()
-	if err := tel.shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	exportOneSpan(t, TelemetryConfig{Traces: "stdout", TracesFile: path})
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -257,17 +246,34 @@ func TestTracesFile(t *testing.T) {
 		t.Fatalf("traces file holds %q (%v); want the span as JSON", data, err)
 	}
 
-	if _, err := setupTelemetry(ctx, TelemetryConfig{Traces: "stdout", TracesFile: t.TempDir() + "/missing/dir/traces.json"}); err == nil ||
+	if _, err := setupTelemetry(context.Background(), TelemetryConfig{Traces: "stdout", TracesFile: t.TempDir() + "/missing/dir/traces.json"}); err == nil ||
 		!strings.Contains(err.Error(), "telemetry.traces") {
 		t.Fatalf("an unwritable traces file: %v; want an error naming telemetry.traces", err)
+	}
+}
+
+// exportOneSpan sets telemetry up with cfg, records a span named
+// "probe-span" and shuts telemetry down, which flushes it; the global
+// providers are restored when the test ends.
+func exportOneSpan(t *testing.T, cfg TelemetryConfig) {
+	t.Helper()
+	prevTP, prevMP := otel.GetTracerProvider(), otel.GetMeterProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetMeterProvider(prevMP) })
+	ctx := context.Background()
+	tel, err := setupTelemetry(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := otel.Tracer("test").Start(ctx, "probe-span")
+	span.End()
+	if err := tel.shutdown(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // traces: otlp sends the spans to the collector at otlpEndpoint (OTLP over
 // HTTP), flushed at shutdown.
 func TestTracesOTLP(t *testing.T) {
-	prevTP, prevMP := otel.GetTracerProvider(), otel.GetMeterProvider()
-	t.Cleanup(func() { otel.SetTracerProvider(prevTP); otel.SetMeterProvider(prevMP) })
 	var mu sync.Mutex
 	var posts []string
 	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -278,16 +284,7 @@ func TestTracesOTLP(t *testing.T) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 	}))
 	defer collector.Close()
-	ctx := context.Background()
-	tel, err := setupTelemetry(ctx, TelemetryConfig{Traces: "otlp", OTLPEndpoint: strings.TrimPrefix(collector.URL, "http://")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, span := otel.Tracer("test").Start(ctx, "probe-span")
-	span.End()
-	if err := tel.shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	exportOneSpan(t, TelemetryConfig{Traces: "otlp", OTLPEndpoint: strings.TrimPrefix(collector.URL, "http://")})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(posts) == 0 || !strings.HasPrefix(posts[0], "POST /v1/traces application/x-protobuf") || strings.HasSuffix(posts[0], " 0") {
