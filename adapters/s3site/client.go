@@ -89,6 +89,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		// (CRC32 on every upload) needs a seekable body over plain HTTP,
 		// which a streamed copy is not. Integrity comes from Content-MD5.
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		// Nor on reads: asking for the response checksum (ChecksumMode
+		// ENABLED, the SDK's default) makes the server compute one over
+		// the whole stream; versitygw then serves a 512 MiB GetObject at
+		// 350-400 MiB/s instead of 800-1000, on the cores the copy needs.
+		// The copy checks the data against the source's MD5 instead.
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
