@@ -19,9 +19,10 @@ import (
 	"github.com/openbackbeat/backbeat/ports"
 )
 
-// Scenario 2: SIGKILL the populator, a replicator and the status applier
-// at random points during load, restart each at once: nothing is lost,
-// nothing is copied twice, order per key holds.
+// Scenario 2: SIGKILL every role (populator, replicators, status applier,
+// API) at random points during load, restart each at once: nothing is
+// lost, nothing is copied twice, order per key holds, and the API answers
+// again.
 func TestKillRolesDuringLoad(t *testing.T) {
 	parallel(t)
 	e := newEnv(t)
@@ -29,7 +30,7 @@ func TestKillRolesDuringLoad(t *testing.T) {
 	ctx := context.Background()
 	buckets := []domain.Bucket{e.Bucket("kill-0"), e.Bucket("kill-1")}
 	killsPerRole := pick(3, 10)
-	victims := []*Proc{r.Populator, r.Replicators["site-a"], r.Status}
+	victims := []*Proc{r.Populator, r.Replicators["site-a"], r.Status, r.API}
 	if full() {
 		victims = append(victims, r.Replicators["site-b"])
 	}
@@ -71,6 +72,17 @@ func TestKillRolesDuringLoad(t *testing.T) {
 	t.Logf("%d kills in %s (%v), load of %d versions done: %v", len(plan), time.Since(start).Round(time.Millisecond), kills, len(e.Ledger.All()), !loading.Load())
 	e.WaitDone(e.Ledger.All(), pick(3*time.Minute, 10*time.Minute))
 	e.Verify()
+	// The API was restarted after its last kill: it answers again.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, err := e.API.Status(ctx, "all")
+		if err == nil && st["site-a"] == "enabled" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the API after %d kills: status %v, %v", kills[r.API.Name], st, err)
+			break
+		}
+	}
 }
 
 // Scenario 6: overwrites racing replication. Two keys written 20 times
