@@ -142,7 +142,9 @@ func (r *Replicator) plan(ctx context.Context, d *ports.Delivery) *task {
 	}
 	return &task{
 		key: entry.OrderingKey(),
-		id:  entry.Bucket + "/" + entry.Key + ":" + obj.Generation(),
+		// A replay is a new entry, not a duplicate: it is published by the
+		// task before it, which may still be finishing when it arrives.
+		id:  fmt.Sprintf("%s/%s:%s:%d", entry.Bucket, entry.Key, obj.Generation(), entry.ReplayCount),
 		run: func(ctx context.Context) { r.replicate(ctx, d, entry, obj) },
 	}
 }
