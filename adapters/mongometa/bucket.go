@@ -38,17 +38,11 @@ type replicationRule struct {
 
 // decodeBucket converts a __metastore document to the domain.
 func decodeBucket(doc bson.Raw) (domain.Bucket, error) {
-	id, ok := doc.Lookup("_id").StringValueOK()
-	if !ok {
-		return domain.Bucket{}, errors.New("bucket document _id is not a string")
+	b, err := keyFormat(doc)
+	if err != nil {
+		return domain.Bucket{}, err
 	}
-	b := domain.Bucket{Name: id, VFormat: "v0"}
-	if f, ok := doc.Lookup("vFormat").StringValueOK(); ok && f != "" {
-		b.VFormat = f
-	}
-	if b.VFormat != "v0" && b.VFormat != "v1" {
-		return domain.Bucket{}, fmt.Errorf("bucket %q has unknown vFormat %q", id, b.VFormat)
-	}
+	id := b.Name
 	v, err := doc.LookupErr("value")
 	if err != nil || v.Type == bson.TypeNull {
 		return b, nil
@@ -77,26 +71,29 @@ func decodeBucket(doc bson.Raw) (domain.Bucket, error) {
 	return b, nil
 }
 
-// keyFormat returns the name and key format of a bucket document, when
-// both are readable, whatever the rest of it holds.
-func keyFormat(doc bson.Raw) (domain.Bucket, bool) {
+// keyFormat reads the name and key format of a bucket document, whatever
+// the rest of it holds.
+func keyFormat(doc bson.Raw) (domain.Bucket, error) {
 	id, ok := doc.Lookup("_id").StringValueOK()
 	if !ok {
-		return domain.Bucket{}, false
+		return domain.Bucket{}, errors.New("bucket document _id is not a string")
 	}
 	b := domain.Bucket{Name: id, VFormat: "v0"}
 	if f, ok := doc.Lookup("vFormat").StringValueOK(); ok && f != "" {
 		b.VFormat = f
 	}
-	return b, b.VFormat == "v0" || b.VFormat == "v1"
+	if b.VFormat != "v0" && b.VFormat != "v1" {
+		return domain.Bucket{}, fmt.Errorf("bucket %q has unknown vFormat %q", id, b.VFormat)
+	}
+	return b, nil
 }
 
 // watchedAnyway returns the name and key format of a bucket document that
 // decodeBucket refused, when both are readable and the document holds a
 // replication configuration.
 func watchedAnyway(doc bson.Raw) (domain.Bucket, bool) {
-	b, ok := keyFormat(doc)
-	if !ok {
+	b, err := keyFormat(doc)
+	if err != nil {
 		return domain.Bucket{}, false
 	}
 	rc, err := doc.LookupErr("value", "replicationConfiguration")

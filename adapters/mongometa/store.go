@@ -155,7 +155,7 @@ func (s *Store) Bucket(ctx context.Context, name string) (domain.Bucket, error) 
 	}
 	b, err := decodeBucket(raw)
 	if err != nil {
-		if kf, ok := keyFormat(raw); ok {
+		if kf, kerr := keyFormat(raw); kerr == nil {
 			// Its versions can still be read and marked FAILED.
 			s.rememberFormat(name, kf.VFormat)
 		}
@@ -305,23 +305,27 @@ func isNamespaceExists(err error) bool {
 // VFormat returns the key format ("v0" or "v1") of bucket, from a
 // short-lived cache.
 func (s *Store) VFormat(ctx context.Context, bucket string) (string, error) {
-	s.mu.Lock()
-	c, ok := s.formats[bucket]
-	s.mu.Unlock()
-	if ok && time.Since(c.at) < bucketFormatTTL {
-		return c.vFormat, nil
+	if f, ok := s.cachedFormat(bucket); ok {
+		return f, nil
 	}
 	b, err := s.Bucket(ctx, bucket)
 	if err != nil {
-		s.mu.Lock()
-		c, ok := s.formats[bucket]
-		s.mu.Unlock()
-		if ok && errors.Is(err, domain.ErrPermanent) {
-			return c.vFormat, nil // a malformed document with a readable key format
+		// Bucket remembers the key format of a malformed document when
+		// that part of it is readable.
+		if f, ok := s.cachedFormat(bucket); ok && errors.Is(err, domain.ErrPermanent) {
+			return f, nil
 		}
 		return "", err
 	}
 	return b.VFormat, nil
+}
+
+// cachedFormat returns bucket's remembered key format while it is fresh.
+func (s *Store) cachedFormat(bucket string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.formats[bucket]
+	return c.vFormat, ok && time.Since(c.at) < bucketFormatTTL
 }
 
 func (s *Store) rememberFormat(bucket, vFormat string) {
