@@ -106,8 +106,7 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 			if domain.Classify(err) != domain.Poison {
 				return err
 			}
-			bad := ports.Message{Key: domain.OrderingKey(ev.Bucket, ev.Key), Payload: ev.Value}
-			if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", bad, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, err), p.Log, p.Telemetry); err != nil {
+			if err := p.deadLetterEvent(ctx, ev, err); err != nil {
 				return err
 			}
 			continue
@@ -126,6 +125,12 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 	}
 	last := events[len(events)-1].Position
 	return retryForever(ctx, func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }, p.Log, "save checkpoint")
+}
+
+// deadLetterEvent keeps a journal event as a dead letter, with why.
+func (p *Populator) deadLetterEvent(ctx context.Context, ev ports.JournalEvent, why error) error {
+	m := ports.Message{Key: domain.OrderingKey(ev.Bucket, ev.Key), Payload: ev.Value}
+	return deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", m, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, why), p.Log, p.Telemetry)
 }
 
 // publish sends a batch of entries. When the bus refuses the batch for
@@ -188,8 +193,7 @@ func (p *Populator) entryFor(ctx context.Context, ev ports.JournalEvent) (*ports
 		// Bad input (an unusable bucket document or configuration, a site
 		// this service does not know) is also kept as a dead letter, with
 		// the reason, beside the FAILED status operators see and retry.
-		m := ports.Message{Key: domain.OrderingKey(ev.Bucket, ev.Key), Payload: ev.Value}
-		if err := deadLetter(ctx, p.Publisher, p.Topics.DeadLetter, "journal", m, fmt.Errorf("journal event %s/%q: %w", ev.Bucket, ev.Key, bad), p.Log, p.Telemetry); err != nil {
+		if err := p.deadLetterEvent(ctx, ev, bad); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -278,19 +282,21 @@ func (p *Populator) refusedSites(ctx context.Context, obj domain.ObjectVersion, 
 // store, where operators find and retry them. They count as queued here,
 // and as failed when applied.
 func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, refused map[string]string) error {
+	outs := make([]domain.Outcome, 0, len(refused))
 	msgs := make([]ports.Message, 0, len(refused))
 	for site, reason := range refused {
 		out := domain.NewOutcome(obj, site, domain.StatusFailed)
 		out.Reason = reason
+		outs = append(outs, out)
 		msgs = append(msgs, ports.Message{Key: out.OrderingKey(), Payload: out.Encode(), Headers: traceHeaders(ctx)})
 	}
 	if err := retryForever(ctx, func() error { return p.Publisher.Publish(ctx, p.Topics.Status, msgs...) }, p.Log, "publish refusals"); err != nil {
 		return fmt.Errorf("mark refused sites FAILED on %s/%s %s: %w", obj.Bucket, obj.Key, obj.VersionID, err)
 	}
-	for site, reason := range refused {
-		p.Log.WarnContext(ctx, "version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", site, "reason", reason)
-		recordMetric(ctx, p.Metrics, p.Log, site, ports.MetricQueued, domain.NewOutcome(obj, site, domain.StatusFailed).Bytes)
-		p.Telemetry.entryPublished(ctx, site)
+	for _, out := range outs {
+		p.Log.WarnContext(ctx, "version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", out.Site, "reason", out.Reason)
+		recordMetric(ctx, p.Metrics, p.Log, out.Site, ports.MetricQueued, out.Bytes)
+		p.Telemetry.entryPublished(ctx, out.Site)
 	}
 	return nil
 }
