@@ -223,8 +223,8 @@ func (c *cursor) open(ctx context.Context, s *stream) error {
 	// stream per bucket, polled in turn; up to PollMax for the single
 	// database stream. mongo-java-server never waits.
 	// No updateLookup: mongo-java-server serves it by scanning the bucket's
-	// collection for every update event. Updates are resolved in
-	// updatedDocument instead, by _id when the event does not carry the
+	// collection for every update event. Updates are resolved by
+	// changedDocument instead, by _id when the event does not carry the
 	// whole value.
 	opts := options.ChangeStream().SetMaxAwaitTime(c.cfg.PollMin).SetBatchSize(int32(min(c.cfg.BatchSize, math.MaxInt32)))
 	if c.database {
