@@ -157,6 +157,16 @@ func (h *harness) waitFor(v domain.ObjectVersion, what string, cond func(domain.
 	}
 }
 
+// waitPaused waits, up to a second, for site's replicator to be paused.
+func (h *harness) waitPaused(site string) {
+	h.t.Helper()
+	for deadline := time.Now().Add(time.Second); !h.repls[site].Paused(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s's replicator not paused 1 s after the pause was stored", site)
+		}
+	}
+}
+
 func aggregateIs(st domain.Status) func(domain.ObjectVersion) bool {
 	return func(v domain.ObjectVersion) bool { return v.Replication.Status == st }
 }
@@ -490,12 +500,7 @@ func TestPausedSiteStopsAndResumeCatchesUp(t *testing.T) {
 	if err := h.sitesSvc.Pause(ctx, "site-a"); err != nil {
 		t.Fatal(err)
 	}
-	// The stored pause reaches the replicator through its watch.
-	for deadline := time.Now().Add(time.Second); !h.repls["site-a"].Paused(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("site-a's replicator not paused 1 s after the pause was stored")
-		}
-	}
+	h.waitPaused("site-a") // the stored pause reaches it through its watch
 	b := h.bucket("paused")
 	var vs []domain.ObjectVersion
 	for i := range 10 {
@@ -626,13 +631,7 @@ func TestReplicatorStartsPausedFromTheStoredState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}, "site-a", "site-b")
-	// Run applies the stored state before it subscribes; it may not have
-	// got there yet.
-	for deadline := time.Now().Add(time.Second); !h.repls["site-a"].Paused(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("site-a's replicator is not paused although the stored state says so")
-		}
-	}
+	h.waitPaused("site-a") // Run applies the stored state before it subscribes
 	b := h.bucket("stored-pause")
 	v := h.put(b, "k", []byte("held"))
 	h.waitFor(v, "COMPLETED at site-b", func(o domain.ObjectVersion) bool { s, _ := o.Site("site-b"); return s.Status == domain.StatusCompleted })
