@@ -58,6 +58,9 @@ type consumer struct {
 func (c *consumer) run(ctx context.Context) error {
 	ch, err := c.sub.Subscribe(ctx, c.topic, c.group)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting: not a failure
+		}
 		return fmt.Errorf("subscribe to %s as %s: %w", c.topic, c.group, err)
 	}
 	ledger := NewLedger()

@@ -109,3 +109,24 @@ func TestPauseHoldsATaskQueuedBehindItsKey(t *testing.T) {
 	f.gate.Set(false)
 	f.expectRun("queued")
 }
+
+// A consumer asked to stop before its subscription is up stops cleanly:
+// shutting down during start-up is not a failure of the role.
+func TestConsumerStoppedWhileSubscribingIsNoFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := &consumer{sub: cancelledSubscriber{}, topic: "t", group: "g", concurrency: 1, log: slog.New(slog.DiscardHandler)}
+	if err := c.run(ctx); err != nil {
+		t.Fatalf("run after cancel: %v, want nil", err)
+	}
+}
+
+// cancelledSubscriber fails every subscription with its context's error,
+// as the adapters do once the context has ended.
+type cancelledSubscriber struct{}
+
+func (cancelledSubscriber) Subscribe(ctx context.Context, topic, _ string) (<-chan *ports.Delivery, error) {
+	return nil, fmt.Errorf("subscribe to %s: %w", topic, ctx.Err())
+}
+
+func (cancelledSubscriber) Close() error { return nil }

@@ -62,6 +62,9 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if r.Control != nil {
 		states, err := r.Control.Watch(ctx, r.Site)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // asked to stop while starting: not a failure
+			}
 			return fmt.Errorf("watch state of site %s: %w", r.Site, err)
 		}
 		if st, ok := <-states; ok { // start paused if the stored state says so
