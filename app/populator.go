@@ -70,10 +70,16 @@ func (p *Populator) Run(ctx context.Context) error {
 	}
 	from, err := p.Checkpoints.Load(ctx, p.CheckpointName)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting: not a failure
+		}
 		return fmt.Errorf("load populator checkpoint: %w", err)
 	}
 	cur, err := p.Journal.Open(ctx, from)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("open journal: %w", err)
 	}
 	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
