@@ -59,10 +59,10 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.bus.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	// The log goes to t: shown with -v or when the test fails. t must be
+	// the test the handler runs in; inside a fuzz target that is the
+	// target's *testing.T, never the *testing.F (f.Log panics there).
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.deps = Deps{
 		Sites: &app.SiteService{Control: f.control, Sites: f.sites},
 		Retrier: &app.FailedRetrier{
@@ -92,6 +92,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	return f
 }
 
+// testWriter writes each log record as one t.Log line.
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {

@@ -7,10 +7,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openbackbeat/backbeat/domain"
 )
 
 // FuzzRoutes sends arbitrary paths and methods: the handler never panics,
 // and every non-2xx answer is an error body of the documented shape.
+//
+// Each input gets a fixture of its own, built with the target's t: the
+// handlers log (every request, at least at debug level) and the fixture
+// logs through its test, and f.Log panics inside the fuzz target. A fresh
+// fixture also keeps inputs independent (pause, resume and retry change
+// the state), so that a failing input reproduces alone.
 func FuzzRoutes(f *testing.F) {
 	for _, s := range []string{
 		"/_/healthcheck", "/_/metrics/crr/all/backlog", "/_/metrics/crr/site-a/progress/b/k?versionId=v",
@@ -20,8 +28,14 @@ func FuzzRoutes(f *testing.F) {
 		f.Add("GET", s, "")
 		f.Add("POST", s, `{"hours": 1}`)
 	}
-	fx := newFixture(f)
+	// Retries that log: b/k/v is re-queued; b/gone/v is not failed, which
+	// the handler logs at info level ("failed entry not retried").
+	f.Add("POST", "/_/crr/failed", `[{"Bucket":"b","Key":"k","VersionId":"v","StorageClass":"site-a"}]`)
+	f.Add("POST", "/_/crr/failed", `[{"Bucket":"b","Key":"gone","VersionId":"v","StorageClass":"site-a"}]`)
 	f.Fuzz(func(t *testing.T, method, target, body string) {
+		fx := newFixture(t)
+		fx.putVersion("b", "k", "v", 3, map[string]domain.Status{"site-a": domain.StatusFailed})
+		fx.fail("site-a", "b", "k", "v", time.Hour)
 		switch method {
 		case "GET", "POST", "DELETE", "PUT", "HEAD":
 		default:

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/adapters/mongometa"
 	"github.com/openbackbeat/backbeat/adapters/redisstore"
@@ -31,22 +30,6 @@ func stackAddr(env, def string) string {
 	return def
 }
 
-// needService skips the test, loudly, when addr does not answer; under
-// CI=true a missing service is a failure.
-func needService(t *testing.T, name, addr string) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err == nil {
-		_ = conn.Close()
-		return
-	}
-	msg := fmt.Sprintf("!!! %s is not reachable at %s (%v): start it with `bash e2e/stack/stack.sh up`", name, addr, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 // TestRealServices runs the API over the Redis failure store, metrics and
 // site control and the MongoDB metadata store: the failed listing walks
 // Redis hour keys with markers, retry updates MongoDB, site state is
@@ -55,12 +38,8 @@ func TestRealServices(t *testing.T) {
 	t.Parallel()
 	redisAddr := stackAddr("BACKBEAT_TEST_REDIS_ADDR", "127.0.0.1:16379")
 	mongoURI := stackAddr("BACKBEAT_TEST_MONGO_URI", "mongodb://127.0.0.1:27117")
-	needService(t, "Redis", redisAddr)
-	u, err := url.Parse(mongoURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	needService(t, "MongoDB", u.Host)
+	stacktest.Require(t, stacktest.Redis, redisAddr)
+	stacktest.Require(t, stacktest.Mongo, stacktest.MongoAddrs(mongoURI)...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/adapters/kafkabus"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -32,26 +33,12 @@ func brokers() []string {
 	return []string{"127.0.0.1:19092"}
 }
 
-var (
-	reachOnce sync.Once
-	reachErr  error
-)
-
 // testConfig returns the configuration of the test cluster, or skips the
-// test loudly when Kafka is not reachable (fails instead when CI=true).
+// test loudly when a broker does not answer (fails it at once instead when
+// CI=true).
 func testConfig(t *testing.T) kafkabus.Config {
 	t.Helper()
-	reachOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		reachErr = kafkabus.Healthy(ctx, kafkabus.Config{Brokers: brokers()})
-	})
-	if reachErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Kafka is not reachable at %v and CI=true: %v", brokers(), reachErr)
-		}
-		t.Skipf("SKIPPED: Kafka is not reachable at %v (start it with `bash e2e/stack/stack.sh up`): %v", brokers(), reachErr)
-	}
+	stacktest.Require(t, stacktest.Kafka, brokers()...)
 	// Warnings only: every rebalance logs its assignment at info level.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return kafkabus.Config{Brokers: brokers(), ClientID: "kafkabus-test", Logger: log}

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/adapters/mongometa"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -33,30 +33,11 @@ func mongoURI() string {
 	return "mongodb://127.0.0.1:27117"
 }
 
-var (
-	reachOnce sync.Once
-	reachErr  error
-)
-
-// requireMongo skips the test loudly when the server is not reachable
-// (fails instead when CI=true).
+// requireMongo skips the test loudly when the server does not answer
+// (fails it at once instead when CI=true).
 func requireMongo(t *testing.T) {
 	t.Helper()
-	reachOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c, err := mongometa.Connect(ctx, mongoURI(), 3*time.Second)
-		if err == nil {
-			_ = c.Disconnect(ctx)
-		}
-		reachErr = err
-	})
-	if reachErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MongoDB (mongo-java-server) is not reachable at %s and CI=true: %v", mongoURI(), reachErr)
-		}
-		t.Skipf("SKIPPED: MongoDB (mongo-java-server) is not reachable at %s (start it with `bash e2e/stack/stack.sh up`): %v", mongoURI(), reachErr)
-	}
+	stacktest.Require(t, stacktest.Mongo, stacktest.MongoAddrs(mongoURI())...)
 }
 
 var nameChars = regexp.MustCompile(`[^a-z0-9]+`)

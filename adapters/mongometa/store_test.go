@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson/bsontype"
 	"go.mongodb.org/mongo-driver/mongo"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/adapters/mongometa"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -33,30 +34,11 @@ func mongoURI() string {
 	return "mongodb://127.0.0.1:27117"
 }
 
-var (
-	reachOnce sync.Once
-	reachErr  error
-)
-
 // newStore returns a store on the test server, or skips the test loudly
-// when the server is not reachable (fails instead when CI=true).
+// when the server does not answer (fails it at once instead when CI=true).
 func newStore(t *testing.T, mutate ...func(*mongometa.Config)) *mongometa.Store {
 	t.Helper()
-	reachOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s, err := mongometa.New(ctx, mongometa.Config{URI: mongoURI(), Timeout: 3 * time.Second})
-		if err == nil {
-			_ = s.Close(ctx)
-		}
-		reachErr = err
-	})
-	if reachErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("MongoDB (mongo-java-server) is not reachable at %s and CI=true: %v", mongoURI(), reachErr)
-		}
-		t.Skipf("SKIPPED: MongoDB (mongo-java-server) is not reachable at %s (start it with `bash e2e/stack/stack.sh up`): %v", mongoURI(), reachErr)
-	}
+	stacktest.Require(t, stacktest.Mongo, stacktest.MongoAddrs(mongoURI())...)
 	// Each test has its own database, dropped afterwards, so that test
 	// buckets never reach the journals of the shared "metadata" database.
 	db := strings.ReplaceAll(uniqueBucket(t), "-", "_")

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/adapters/redisstore"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -35,11 +36,6 @@ func redisAddr() string {
 	return "127.0.0.1:16379"
 }
 
-var (
-	reachOnce sync.Once
-	reachErr  error
-)
-
 // env is one test's corner of the shared server: a key prefix of its own
 // (deleted at the end) and a raw client to look at the keys.
 type env struct {
@@ -50,23 +46,11 @@ type env struct {
 
 var nameChars = regexp.MustCompile(`[^a-zA-Z0-9]+`)
 
-// newEnv skips the test loudly when Redis is not reachable (fails instead
-// when CI=true).
+// newEnv skips the test loudly when Redis does not answer (fails it at
+// once instead when CI=true).
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	reachOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		c := redis.NewClient(&redis.Options{Addr: redisAddr(), Protocol: 2})
-		reachErr = c.Ping(ctx).Err()
-		_ = c.Close()
-	})
-	if reachErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis is not reachable at %s and CI=true: %v", redisAddr(), reachErr)
-		}
-		t.Skipf("SKIPPED: Redis is not reachable at %s (start it with `bash e2e/stack/stack.sh up`): %v", redisAddr(), reachErr)
-	}
+	stacktest.Require(t, stacktest.Redis, redisAddr())
 	name := nameChars.ReplaceAllString(t.Name(), "-")
 	if len(name) > 50 {
 		name = name[len(name)-50:]

@@ -12,7 +12,6 @@ import (
 	"io"
 	"maps"
 	mrand "math/rand/v2"
-	"net"
 	"os"
 	"regexp"
 	"runtime"
@@ -29,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 	"github.com/openbackbeat/backbeat/ports/objectstest"
@@ -54,20 +54,15 @@ func envOr(name, def string) string {
 	return def
 }
 
-// requireS3 skips the test, loudly, when the S3 server at addr is not
-// reachable, and fails it when CI=true: in CI every service must be up.
+// requireS3 skips the test, loudly, when the S3 server at addr does not
+// answer, and fails it at once when CI=true: in CI every service must be up.
 func requireS3(t testing.TB, addr string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		conn.Close()
-		return
+	svc := stacktest.S3SiteA
+	if addr == sourceAddr {
+		svc = stacktest.S3Source
 	}
-	msg := fmt.Sprintf("S3 SERVER (versitygw) NOT REACHABLE at %s: %v; start it with `bash e2e/stack/stack.sh up`", addr, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: a missing service is a failure)", msg)
-	}
-	t.Skipf("SKIPPING: %s", msg)
+	stacktest.Require(t, svc, addr)
 }
 
 // newTestClient returns a client of the server at addr with the test
