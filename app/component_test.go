@@ -71,7 +71,7 @@ func newHarnessWith(t *testing.T, before func(*harness), sites ...string) *harne
 	for _, s := range sites {
 		h.dests[s] = memory.NewObjects()
 	}
-	h.sim = &app.Simulator{Metadata: h.meta, Objects: h.source.Writer()}
+	h.sim = &app.Simulator{Metadata: h.meta, Objects: h.source.Writer(), Versions: h.meta}
 	h.retrier = &app.FailedRetrier{Metadata: h.meta, Failures: h.failures, Locker: h.locker, Publisher: h.bus, Topics: app.DefaultTopics, Log: h.log}
 	h.sitesSvc = &app.SiteService{Control: h.control, Sites: sites}
 	if before != nil {

@@ -170,11 +170,12 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 
 	start := time.Now()
 	var dstVersion string
+	var action domain.Action
 	var err error
 	attempts := 0
 	for {
 		attempts++
-		dstVersion, err = r.copy(ctx, obj)
+		dstVersion, action, err = r.apply(ctx, obj)
 		if err == nil || ctx.Err() != nil || !r.Retry.ShouldRetry(err, attempts, time.Since(start)) {
 			break
 		}
@@ -193,7 +194,7 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 	out.Attempts = attempts
 	switch {
 	case err == nil:
-		out.DataStoreVersionID = dstVersion
+		out.Completed(action, dstVersion, obj.Size)
 	case domain.Classify(err) == domain.Transient && entry.ReplayCount < r.MaxReplays:
 		r.replay(ctx, entry, err)
 		return
@@ -219,18 +220,54 @@ func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error
 	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Replay, msg) }, r.Log, "publish replay")
 }
 
-// copy streams one version from the source to the destination.
-func (r *Replicator) copy(ctx context.Context, obj domain.ObjectVersion) (string, error) {
+// apply brings the site in step with one version: the replica's metadata
+// changed in place when the entry asks for no data and the site holds the
+// replica, else a full copy.
+func (r *Replicator) apply(ctx context.Context, obj domain.ObjectVersion) (string, domain.Action, error) {
 	rule := domain.ReplicationRule{DestinationBucket: obj.Replication.Destination}
 	dstBucket := rule.DestinationBucketName()
 	if dstBucket == "" {
-		return "", fmt.Errorf("%w: version has no destination bucket", domain.ErrPermanent)
+		return "", "", fmt.Errorf("%w: version has no destination bucket", domain.ErrPermanent)
 	}
 	replica := ports.Replica{
 		Bucket: dstBucket, Key: obj.Key, SourceVersionID: obj.VersionID, Size: obj.Size,
 		ContentType: obj.ContentType, ContentMD5: obj.ContentMD5, UserMeta: obj.UserMeta, Tags: obj.Tags,
 		IsDeleteMarker: obj.IsDeleteMarker,
 	}
+	if obj.MetadataOnly() {
+		v, action, err := r.setTags(ctx, obj, replica)
+		if !errors.Is(err, ports.ErrNoReplica) {
+			return v, action, err
+		}
+		// Never copied, or the copy was lost: the site converges by a copy.
+		r.Log.InfoContext(ctx, "no replica to update: copying", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID)
+	}
+	v, err := r.copy(ctx, obj, replica)
+	return v, domain.ActionCopied, err
+}
+
+// setTags changes the tags of the site's replica of obj in place.
+func (r *Replicator) setTags(ctx context.Context, obj domain.ObjectVersion, replica ports.Replica) (string, domain.Action, error) {
+	hint := ""
+	if b, ok := obj.Site(r.Site); ok {
+		hint = b.DataStoreVersionID
+	}
+	ctx, span := tracer.Start(ctx, "write-tags", trace.WithAttributes(attribute.Int("tags", len(obj.Tags))))
+	defer span.End()
+	v, changed, err := r.Destination.SetTags(ctx, replica, hint)
+	if err != nil {
+		span.RecordError(err)
+		return "", "", fmt.Errorf("set tags at site %s: %w", r.Site, err)
+	}
+	span.SetAttributes(attribute.Bool("changed", changed))
+	if !changed {
+		return v, domain.ActionNone, nil
+	}
+	return v, domain.ActionMetadata, nil
+}
+
+// copy streams one version from the source to the destination.
+func (r *Replicator) copy(ctx context.Context, obj domain.ObjectVersion, replica ports.Replica) (string, error) {
 	var body io.Reader
 	if !obj.IsDeleteMarker {
 		// The read span covers the whole streamed read, which runs while

@@ -6,8 +6,10 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/openbackbeat/backbeat/domain"
@@ -27,6 +29,8 @@ type SourceObjects interface {
 type Simulator struct {
 	Metadata ports.MetadataWriter
 	Objects  SourceObjects
+	// Versions updates versions in place; only SetTags needs it.
+	Versions ports.MetadataStore
 }
 
 // CreateBucket creates the versioned source bucket and records its
@@ -71,4 +75,31 @@ func randomID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// SetTags changes the tags of one version in place, as CloudServer's
+// PutObjectTagging (tags non-empty) or DeleteObjectTagging (tags empty)
+// does: same version id, new tags, every replication site back to PENDING
+// with content METADATA + PUT_TAGGING or DELETE_TAGGING. The master
+// follows when it holds the version. A delete marker has no tags to set.
+func (s *Simulator) SetTags(ctx context.Context, bucket, key, versionID string, tags map[string]string) (domain.ObjectVersion, error) {
+	if s.Versions == nil {
+		return domain.ObjectVersion{}, errors.New("simulator: no metadata store to update versions with")
+	}
+	op := domain.ContentPutTagging
+	if len(tags) == 0 {
+		op, tags = domain.ContentDeleteTagging, nil
+	}
+	v, err := s.Versions.UpdateVersion(ctx, bucket, key, versionID, func(v *domain.ObjectVersion) error {
+		if v.IsDeleteMarker {
+			return fmt.Errorf("%w: %s/%s version %s is a delete marker: it has no tags", domain.ErrPermanent, bucket, key, versionID)
+		}
+		v.Tags = maps.Clone(tags)
+		v.RequeueMetadata(op)
+		return nil
+	})
+	if err != nil {
+		return domain.ObjectVersion{}, fmt.Errorf("set tags of %s/%s version %s: %w", bucket, key, versionID, err)
+	}
+	return v, nil
 }

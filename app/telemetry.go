@@ -64,7 +64,7 @@ func NewTelemetry(mp metric.MeterProvider) (*Telemetry, error) {
 		return c
 	}
 	t.published = counter("backbeat.entries.published", "{entry}", "Replication entries published to the bus, per destination site queued.")
-	t.replicated = counter("backbeat.entries.replicated", "{entry}", "Object versions whose replication to a site completed.")
+	t.replicated = counter("backbeat.entries.replicated", "{entry}", "Object versions whose replication to a site completed, by action: copied, metadata (changed in place) or none (already there).")
 	t.failed = counter("backbeat.entries.failed", "{entry}", "Object versions whose replication to a site failed.")
 	t.bytes = counter("backbeat.replicated", "By", "Object data bytes replicated to a site.")
 	t.retries = counter("backbeat.retries", "{attempt}", "Copy attempts retried after a transient error.")
@@ -118,9 +118,15 @@ func (t *Telemetry) applied(ctx context.Context, out domain.Outcome, now time.Ti
 	case domain.StatusFailed:
 		t.failed.Add(ctx, 1, site(out.Site))
 	case domain.StatusCompleted:
-		t.replicated.Add(ctx, 1, site(out.Site))
+		action := out.Action
+		if action == "" {
+			action = domain.ActionCopied // an outcome of an older writer
+		}
+		t.replicated.Add(ctx, 1, metric.WithAttributes(attribute.String("site", out.Site), attribute.String("action", string(action))))
 		t.bytes.Add(ctx, out.Bytes, site(out.Site))
-		if out.SourceModified > 0 {
+		// The source time is the version's write, not its tag change's:
+		// only a copy's lag is measured.
+		if out.SourceModified > 0 && action == domain.ActionCopied {
 			lag := now.Sub(time.UnixMilli(out.SourceModified)).Seconds()
 			t.lag.Record(ctx, max(lag, 0), site(out.Site))
 		}

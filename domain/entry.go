@@ -118,9 +118,26 @@ type Outcome struct {
 	Attempts           int    `json:"attempts"`
 	// SourceModified is the source write time (Unix ms), for lag metrics.
 	SourceModified int64 `json:"sourceModified,omitempty"`
+	// Action says what a COMPLETED outcome took: a copy of the data, a
+	// change of the replica's metadata in place, or nothing (the site
+	// already matched). Empty in outcomes of older writers and in FAILED
+	// ones.
+	Action Action `json:"action,omitempty"`
 }
 
-// NewOutcome describes the result of replicating obj to site.
+// Action is what the replicator did at a site for one entry.
+type Action string
+
+// Actions of a COMPLETED outcome.
+const (
+	ActionCopied   Action = "copied"
+	ActionMetadata Action = "metadata"
+	ActionNone     Action = "none"
+)
+
+// NewOutcome describes the result of replicating obj to site. Bytes is
+// the version's size when the entry asked for its data; Completed sets it
+// from what was really done.
 func NewOutcome(obj ObjectVersion, site string, st Status) Outcome {
 	o := Outcome{
 		SchemaVersion: EntrySchemaVersion, Bucket: obj.Bucket, Key: obj.Key, VersionID: obj.VersionID,
@@ -133,6 +150,16 @@ func NewOutcome(obj ObjectVersion, site string, st Status) Outcome {
 		o.SourceModified = obj.LastModified.UnixMilli()
 	}
 	return o
+}
+
+// Completed marks the outcome COMPLETED by action at destination version
+// dstVersionID. Only a copy counts the version's bytes as replicated.
+func (o *Outcome) Completed(action Action, dstVersionID string, size int64) {
+	o.Status, o.Action, o.DataStoreVersionID, o.Reason = StatusCompleted, action, dstVersionID, ""
+	o.Bytes = 0
+	if action == ActionCopied {
+		o.Bytes = size
+	}
 }
 
 // Encode returns the outcome's JSON.
@@ -171,6 +198,8 @@ func DecodeOutcome(data []byte) (Outcome, error) {
 		return o, fmt.Errorf("%w: outcome field site is empty", ErrPoison)
 	case o.Status != StatusCompleted && o.Status != StatusFailed:
 		return o, fmt.Errorf("%w: outcome field status is %q, want COMPLETED or FAILED", ErrPoison, o.Status)
+	case o.Action != "" && o.Action != ActionCopied && o.Action != ActionMetadata && o.Action != ActionNone:
+		return o, fmt.Errorf("%w: outcome field action is %q, want copied, metadata or none", ErrPoison, o.Action)
 	}
 	return o, nil
 }

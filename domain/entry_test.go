@@ -206,7 +206,7 @@ func TestNewOutcome(t *testing.T) {
 	out := domain.NewOutcome(o, "site-a", domain.StatusCompleted)
 	want := domain.Outcome{
 		SchemaVersion: domain.EntrySchemaVersion, Bucket: o.Bucket, Key: o.Key, VersionID: o.VersionID,
-		Site: "site-a", Status: domain.StatusCompleted, Generation: "mv1", Bytes: o.Size,
+		Site: "site-a", Status: domain.StatusCompleted, Generation: o.Generation(), Bytes: o.Size,
 		SourceModified: o.LastModified.UnixMilli(),
 	}
 	if out != want {

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -69,13 +72,40 @@ type ObjectVersion struct {
 }
 
 // Generation identifies the write that produced this metadata: a newer
-// write of the same version (tags, ACL, a retry) changes it, so an outcome
-// computed for an older generation can be recognised as stale.
+// write of the same version changes it, so an outcome computed for an
+// older generation can be recognised as stale. CloudServer's tag changes
+// rewrite the version in place without a new microVersionId or
+// last-modified, so the tags are part of it: a copy outcome computed before
+// a tag change is stale, and the tag change's entry is not taken for a
+// duplicate of the copy's. Status write-backs change neither part.
+//
+// Tags changed back to an earlier set give the earlier generation again:
+// an outcome of that earlier write may then be applied, which is true of
+// the tags it carried, and the later entries of the key still follow it in
+// order.
 func (o ObjectVersion) Generation() string {
-	if o.MicroVersionID != "" {
-		return o.MicroVersionID
+	g := o.MicroVersionID
+	if g == "" {
+		g = o.LastModified.UTC().Format(time.RFC3339Nano)
 	}
-	return o.LastModified.UTC().Format(time.RFC3339Nano)
+	if len(o.Tags) == 0 {
+		return g
+	}
+	return g + "~" + tagsDigest(o.Tags)
+}
+
+// tagsDigest is a short digest of a tag set, the same for equal sets.
+func tagsDigest(tags map[string]string) string {
+	names := make([]string, 0, len(tags))
+	for k := range tags {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := fnv.New64a()
+	for _, k := range names {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(tags[k]), tags[k])
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // Site returns the backend of site, if the version is replicated there.
@@ -120,6 +150,44 @@ func (o ObjectVersion) NeedsData() bool {
 		}
 	}
 	return false
+}
+
+// MetadataOnly reports whether the sites must receive only what changed
+// in the metadata, not the data: the version's replicationInfo content has
+// no DATA (a tag change, or an empty object), and it is not a delete marker
+// (a marker has no metadata of its own to change, it is written whole).
+// The replicator falls back to a full copy when the site has no replica
+// of the version yet.
+func (o ObjectVersion) MetadataOnly() bool {
+	return !o.IsDeleteMarker && !o.NeedsData()
+}
+
+// RequeueMetadata records a change of the version's metadata the way
+// CloudServer's getReplicationInfo does for PutObjectTagging and
+// DeleteObjectTagging: every site back to PENDING (keeping the destination
+// version id each recorded, which finds the replica to change), the
+// aggregate PENDING, and content METADATA plus operation (PUT_TAGGING or
+// DELETE_TAGGING; empty for METADATA alone). A version with no sites, or a
+// replica, is left as it is and reported false.
+func (o *ObjectVersion) RequeueMetadata(operation string) bool {
+	if len(o.Replication.Backends) == 0 || o.IsReplica() {
+		return false
+	}
+	for i := range o.Replication.Backends {
+		o.Replication.Backends[i].Status = StatusPending
+		o.Replication.Backends[i].Reason = ""
+	}
+	o.Replication.Status = StatusPending
+	o.Replication.Content = []string{ContentMetadata}
+	if operation != "" {
+		o.Replication.Content = append(o.Replication.Content, operation)
+	}
+	return true
+}
+
+// TagsEqual reports whether two tag sets are the same; nil and empty are.
+func TagsEqual(a, b map[string]string) bool {
+	return maps.Equal(a, b)
 }
 
 // ErrStaleOutcome says an outcome was computed for an older write of the

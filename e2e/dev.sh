@@ -32,7 +32,7 @@ for i in $(seq 300); do
 done
 echo "backbeat API is up at http://127.0.0.1:8900"
 
-bin/backbeat simulate --config configs/local.yaml --objects 20 --buckets 2 --wait 2m
+bin/backbeat simulate --config configs/local.yaml --objects 20 --buckets 2 --retag 5 --untag 2 --wait 2m
 
 cat <<MSG
 
@@ -42,6 +42,7 @@ Everything is running. Try:
   bin/backbeat ctl failed list            # failed entries
   bin/backbeat ctl pause site-a           # and: bin/backbeat ctl resume site-a
   bin/backbeat simulate --config configs/local.yaml --objects 100 --wait 1m
+  bin/backbeat simulate --config configs/local.yaml --objects 10 --retag 10 --wait 1m   # then tag changes, carried in place
   curl -s http://127.0.0.1:8900/_/metrics/crr/all
   curl -s http://127.0.0.1:8900/metrics   # Prometheus
 Logs: $run/backbeat.log (JSON, with trace ids); stack logs under .stack/<service>/

@@ -191,7 +191,7 @@ func newEnv(t *testing.T, extra ...string) *Env {
 		e.Sites[s] = newS3(t, siteEndpoints[s])
 		readers[s] = e.Sites[s].ReplicaReader()
 	}
-	e.Sim = &app.Simulator{Metadata: e.Meta, Objects: e.Source}
+	e.Sim = &app.Simulator{Metadata: e.Meta, Objects: e.Source, Versions: e.Meta}
 	e.Checker = &Checker{Metadata: e.Meta, Sites: readers}
 	if e.API, err = apiclient.New("http://" + apiAddr); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"io"
 )
 
@@ -35,7 +36,20 @@ type Destination interface {
 	// version's id. Memory use does not grow with the object's size.
 	// Errors wrap domain.ErrPermanent when retrying cannot help.
 	Put(ctx context.Context, r Replica, body io.Reader) (versionID string, err error)
+	// SetTags makes the replica of r.SourceVersionID carry exactly r.Tags
+	// (none when r.Tags is empty), in place: it writes no new version and
+	// reads no data. hint is the destination version id last recorded
+	// for the replica, or empty; it is checked, never trusted. SetTags
+	// returns the replica's version id and whether its tags had to change
+	// (false when they already matched). When the site holds no replica of
+	// r.SourceVersionID, or only a delete marker, the error wraps
+	// ErrNoReplica and nothing is written. Other errors wrap
+	// domain.ErrPermanent when retrying cannot help.
+	SetTags(ctx context.Context, r Replica, hint string) (versionID string, changed bool, err error)
 }
+
+// ErrNoReplica says a destination holds no replica of a source version.
+var ErrNoReplica = errors.New("no replica of the source version at the site")
 
 // ReplicaReader lists what a destination holds; tests and checkers use it.
 type ReplicaReader interface {

@@ -34,9 +34,11 @@ type Objects struct {
 	fault     func(ports.Replica) error
 	openFault func(bucket, key, versionID string) error
 	writes    int
+	tagWrites int
 }
 
-// object is one stored version; never changed once stored.
+// object is one stored version. Only its tags change once it is stored
+// (SetTags replaces the map, under Objects.mu); its data never does.
 type object struct {
 	versionID      string
 	data           []byte
@@ -306,6 +308,46 @@ func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (str
 	keys[r.Key] = append(keys[r.Key], obj)
 	o.writes++
 	return obj.versionID, nil
+}
+
+// SetTags replaces the tags of the replica of r.SourceVersionID in place.
+// The fault set by SetFault runs first. hint is not needed: the replica is
+// found by its marker.
+func (o *Objects) SetTags(ctx context.Context, r ports.Replica, _ string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	o.mu.Lock()
+	fault := o.fault
+	o.mu.Unlock()
+	if fault != nil {
+		if err := fault(r); err != nil {
+			return "", false, fmt.Errorf("memory: set tags of %s/%s: %w", r.Bucket, r.Key, err)
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	keys, ok := o.buckets[r.Bucket]
+	if !ok {
+		return "", false, fmt.Errorf("memory: set tags of %s/%s: %w: no such bucket: %w", r.Bucket, r.Key, domain.ErrPermanent, ports.ErrNotFound)
+	}
+	held := replicaOf(keys[r.Key], r.SourceVersionID)
+	if held == nil || held.isDeleteMarker {
+		return "", false, fmt.Errorf("memory: set tags of %s/%s version %s: %w", r.Bucket, r.Key, r.SourceVersionID, ports.ErrNoReplica)
+	}
+	if domain.TagsEqual(held.tags, r.Tags) {
+		return held.versionID, false, nil
+	}
+	held.tags = maps.Clone(r.Tags)
+	o.tagWrites++
+	return held.versionID, true, nil
+}
+
+// TagWrites returns how many SetTags calls changed a replica's tags.
+func (o *Objects) TagWrites() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.tagWrites
 }
 
 func isHex(s string) bool {

@@ -131,6 +131,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 // Config returns the client's configuration, defaults applied.
 func (c *Client) Config() Config { return c.cfg }
 
+// S3 returns the underlying SDK client, for tests and tools that act on a
+// site behind the service's back (deleting a source version's data,
+// tampering with a replica).
+func (c *Client) S3() *s3.Client { return c.s3 }
+
 // Close releases the client's idle connections.
 func (c *Client) Close() error {
 	c.transport.CloseIdleConnections()

@@ -111,3 +111,10 @@ func isNotFound(err error) bool {
 	}
 	return status == http.StatusNotFound && code != "NoSuchBucket"
 }
+
+// isMethodNotAllowed reports whether err is S3's answer to reading a
+// version that is a delete marker (HTTP 405).
+func isMethodNotAllowed(err error) bool {
+	code, status := errorCode(err)
+	return code == "MethodNotAllowed" || status == http.StatusMethodNotAllowed
+}

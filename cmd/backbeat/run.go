@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string) error {
 	size := fs.Int("size", 4096, "simulate: bytes per object")
 	buckets := fs.Int("buckets", 1, "simulate: buckets to spread objects over")
 	wait := fs.Duration("wait", 0, "simulate: wait up to this long for every object to complete, printing progress")
+	retag := fs.Int("retag", 0, "simulate: then change the tags of this many of the objects written, as PutObjectTagging does")
+	untag := fs.Int("untag", 0, "simulate: then remove the tags of this many more of them, as DeleteObjectTagging does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer w.close()
-		return simulate(ctx, w, cfg, os.Stdout, simulateOptions{objects: *objects, size: *size, buckets: *buckets, wait: *wait})
+		return simulate(ctx, w, cfg, os.Stdout, simulateOptions{objects: *objects, size: *size, buckets: *buckets, wait: *wait, retag: *retag, untag: *untag})
 	}
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }

@@ -15,6 +15,10 @@ import (
 type simulateOptions struct {
 	objects, size, buckets int
 	wait                   time.Duration
+	// retag and untag change the tags of that many of the versions written
+	// (the first ones, then the next ones), once they replicated when wait
+	// is set, as PutObjectTagging and DeleteObjectTagging do.
+	retag, untag int
 }
 
 // bucketMaker creates versioned buckets on an S3 endpoint.
@@ -23,10 +27,41 @@ type bucketMaker interface {
 }
 
 // simulate plays CloudServer: it creates demo buckets replicating to every
-// site, writes objects, and optionally follows them until they complete.
+// site, writes objects, optionally follows them until they complete, then
+// changes the tags of some.
 func simulate(ctx context.Context, w *wiring, cfg Config, out io.Writer, o simulateOptions) error {
-	_, err := simulateInto(ctx, w, cfg, out, "demo", o)
-	return err
+	if o.retag < 0 || o.untag < 0 || o.retag+o.untag > o.objects {
+		return fmt.Errorf("--retag %d and --untag %d must be at least 0 and add up to at most --objects %d", o.retag, o.untag, o.objects)
+	}
+	written, err := simulateInto(ctx, w, cfg, out, "demo", o)
+	if err != nil || o.retag+o.untag == 0 {
+		return err
+	}
+	changed, err := retagInto(ctx, w, written[:o.retag+o.untag], o.retag)
+	fmt.Fprintf(out, "changed the tags of %d objects and removed those of %d\n", o.retag, o.untag)
+	if err != nil || o.wait <= 0 {
+		return err
+	}
+	return follow(ctx, w, out, changed, o.wait)
+}
+
+// retagInto gives the first retag versions new tags and removes the tags
+// of the others, and returns them as they are now.
+func retagInto(ctx context.Context, w *wiring, versions []domain.ObjectVersion, retag int) ([]domain.ObjectVersion, error) {
+	sim := &app.Simulator{Metadata: w.writer, Objects: w.sourceObjects, Versions: w.metadata}
+	var out []domain.ObjectVersion
+	for i, v := range versions {
+		var tags map[string]string
+		if i < retag {
+			tags = map[string]string{"origin": "simulator", "retagged": time.Now().UTC().Format(time.RFC3339Nano)}
+		}
+		nv, err := sim.SetTags(ctx, v.Bucket, v.Key, v.VersionID, tags)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, nv)
+	}
+	return out, nil
 }
 
 // simulateInto writes o.objects objects over o.buckets buckets named

@@ -77,6 +77,9 @@ func RunDestination(t *testing.T, newDest func(t *testing.T) (dst ports.Destinat
 		{"DeleteMarker", testDeleteMarker},
 		{"ShortBodyWritesNothing", testShortBody},
 		{"MissingBucketIsPermanent", testMissingBucket},
+		{"SetTagsInPlace", testSetTags},
+		{"SetTagsBelowADeleteMarker", testSetTagsBelowMarker},
+		{"SetTagsWithoutReplica", testSetTagsNoReplica},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -382,5 +385,97 @@ func testMissingSource(t *testing.T, src ports.ObjectSource, put func(bucket, ke
 		if !errors.Is(err, domain.ErrPermanent) {
 			t.Errorf("Open of %s: err = %v, want one wrapping domain.ErrPermanent", c.what, err)
 		}
+	}
+}
+
+func setTags(t *testing.T, d ports.Destination, r ports.Replica, hint string) (string, bool) {
+	t.Helper()
+	vid, changed, err := d.SetTags(ctxFor(t), r, hint)
+	if err != nil {
+		t.Fatalf("SetTags(%s/%s, source version %s, hint %q): %v", r.Bucket, r.Key, r.SourceVersionID, hint, err)
+	}
+	return vid, changed
+}
+
+// replicaOf returns the one stored version replicating r.
+func replicaOf(t *testing.T, rr ports.ReplicaReader, r ports.Replica) (ports.StoredReplica, int) {
+	t.Helper()
+	all := replicas(t, rr, r.Bucket, r.Key)
+	for _, got := range all {
+		if got.SourceVersionID == r.SourceVersionID && !got.IsDeleteMarker {
+			return got, len(all)
+		}
+	}
+	t.Fatalf("no replica of %s among the %d versions of %s/%s", r.SourceVersionID, len(all), r.Bucket, r.Key)
+	return ports.StoredReplica{}, 0
+}
+
+func testSetTags(t *testing.T, d ports.Destination, rr ports.ReplicaReader, bucket string) {
+	key := unique("set-tags")
+	data1, data2 := randomData(300), randomData(400)
+	r1, r2 := newReplica(bucket, key, data1), newReplica(bucket, key, data2)
+	v1 := put(t, d, r1, data1)
+	v2 := put(t, d, r2, data2)
+
+	// The older version, found by a search (no hint), then by a wrong hint.
+	r1.Tags = map[string]string{"team": "compute", "new": "tag value"}
+	if vid, changed := setTags(t, d, r1, ""); vid != v1 || !changed {
+		t.Fatalf("SetTags of the older version = %q, changed %v; want %q, true", vid, changed, v1)
+	}
+	if vid, changed := setTags(t, d, r1, v2); vid != v1 || changed {
+		t.Fatalf("SetTags again with a wrong hint = %q, changed %v; want %q, false (already there)", vid, changed, v1)
+	}
+	got, n := replicaOf(t, rr, r1)
+	if n != 2 {
+		t.Fatalf("after SetTags the key holds %d versions, want 2: SetTags wrote a version", n)
+	}
+	checkReplica(t, got, r1, v1, data1)
+	if other, _ := replicaOf(t, rr, r2); !maps.Equal(other.Tags, r2.Tags) {
+		t.Fatalf("SetTags of one version changed the tags of another: %v, want %v", other.Tags, r2.Tags)
+	}
+
+	// Removing every tag, with the right hint.
+	r1.Tags = nil
+	if vid, changed := setTags(t, d, r1, v1); vid != v1 || !changed {
+		t.Fatalf("SetTags to no tags = %q, changed %v; want %q, true", vid, changed, v1)
+	}
+	got, _ = replicaOf(t, rr, r1)
+	checkReplica(t, got, r1, v1, data1)
+}
+
+func testSetTagsBelowMarker(t *testing.T, d ports.Destination, rr ports.ReplicaReader, bucket string) {
+	key := unique("tags-below-marker")
+	data := randomData(100)
+	r := newReplica(bucket, key, data)
+	v := put(t, d, r, data)
+	marker := ports.Replica{Bucket: bucket, Key: key, SourceVersionID: unique("src-marker"), IsDeleteMarker: true}
+	put(t, d, marker, nil)
+	r.Tags = map[string]string{"hidden": "yes"}
+	if vid, changed := setTags(t, d, r, ""); vid != v || !changed {
+		t.Fatalf("SetTags below a delete marker = %q, changed %v; want %q, true", vid, changed, v)
+	}
+	got, n := replicaOf(t, rr, r)
+	if n != 2 {
+		t.Fatalf("after SetTags the key holds %d versions, want 2", n)
+	}
+	checkReplica(t, got, r, v, data)
+	if all := replicas(t, rr, bucket, key); !all[len(all)-1].IsDeleteMarker {
+		t.Fatal("the delete marker is no longer the latest version")
+	}
+}
+
+func testSetTagsNoReplica(t *testing.T, d ports.Destination, rr ports.ReplicaReader, bucket string) {
+	key := unique("tags-no-replica")
+	r := newReplica(bucket, key, randomData(10))
+	if _, _, err := d.SetTags(ctxFor(t), r, ""); !errors.Is(err, ports.ErrNoReplica) {
+		t.Fatalf("SetTags of a key never written: err = %v, want ports.ErrNoReplica", err)
+	}
+	otherData := randomData(10)
+	put(t, d, newReplica(bucket, key, otherData), otherData)
+	if _, _, err := d.SetTags(ctxFor(t), r, ""); !errors.Is(err, ports.ErrNoReplica) {
+		t.Fatalf("SetTags of a version never written, beside another: err = %v, want ports.ErrNoReplica", err)
+	}
+	if n := len(replicas(t, rr, bucket, key)); n != 1 {
+		t.Fatalf("SetTags without a replica left %d versions, want 1", n)
 	}
 }
