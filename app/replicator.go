@@ -232,7 +232,7 @@ func (r *Replicator) apply(ctx context.Context, obj domain.ObjectVersion) (strin
 	replica := ports.Replica{
 		Bucket: dstBucket, Key: obj.Key, SourceVersionID: obj.VersionID, Size: obj.Size,
 		ContentType: obj.ContentType, ContentMD5: obj.ContentMD5, UserMeta: obj.UserMeta, Tags: obj.Tags,
-		IsDeleteMarker: obj.IsDeleteMarker,
+		IsDeleteMarker: obj.IsDeleteMarker, Headers: obj.Headers, Lock: obj.Lock,
 	}
 	if obj.MetadataOnly() {
 		v, action, err := r.setTags(ctx, obj, replica)

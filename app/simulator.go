@@ -48,15 +48,30 @@ func (s *Simulator) CreateBucket(ctx context.Context, b domain.Bucket) error {
 // PutObject writes one new version of key, as CloudServer does: data first,
 // then metadata carrying the replication the bucket's rules ask for.
 func (s *Simulator) PutObject(ctx context.Context, b domain.Bucket, key string, data []byte, contentType string, meta, tags map[string]string) (domain.ObjectVersion, error) {
-	vid, err := s.Objects.PutObject(ctx, b.Name, key, bytes.NewReader(data), int64(len(data)), contentType, meta, tags)
+	return s.PutObjectWith(ctx, b, key, data, ObjectAttrs{ContentType: contentType, UserMeta: meta, Tags: tags})
+}
+
+// ObjectAttrs are what a client sends with a PUT besides the data.
+type ObjectAttrs struct {
+	ContentType    string
+	UserMeta, Tags map[string]string
+	Headers        domain.Headers
+	Lock           domain.Lock
+}
+
+// PutObjectWith is PutObject with every attribute CloudServer records:
+// object headers and object-lock settings go to the metadata only (the
+// source's data store needs none of them to serve the bytes).
+func (s *Simulator) PutObjectWith(ctx context.Context, b domain.Bucket, key string, data []byte, a ObjectAttrs) (domain.ObjectVersion, error) {
+	vid, err := s.Objects.PutObject(ctx, b.Name, key, bytes.NewReader(data), int64(len(data)), a.ContentType, a.UserMeta, a.Tags)
 	if err != nil {
 		return domain.ObjectVersion{}, fmt.Errorf("put %s/%s data: %w", b.Name, key, err)
 	}
 	sum := md5.Sum(data)
 	v := domain.ObjectVersion{
 		Bucket: b.Name, Key: key, VersionID: vid, MicroVersionID: randomID(),
-		Size: int64(len(data)), ContentMD5: hex.EncodeToString(sum[:]), ContentType: contentType,
-		LastModified: time.Now().UTC(), UserMeta: meta, Tags: tags,
+		Size: int64(len(data)), ContentMD5: hex.EncodeToString(sum[:]), ContentType: a.ContentType,
+		LastModified: time.Now().UTC(), UserMeta: a.UserMeta, Tags: a.Tags, Headers: a.Headers, Lock: a.Lock,
 	}
 	if rule, ok := b.RuleFor(key); ok {
 		role := ""

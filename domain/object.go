@@ -69,6 +69,10 @@ type ObjectVersion struct {
 	Tags           map[string]string
 	IsDeleteMarker bool
 	Replication    ReplicationInfo
+	// Headers are the object headers S3 replication carries besides the
+	// content type; Lock its object-lock settings.
+	Headers Headers
+	Lock    Lock
 }
 
 // Generation identifies the write that produced this metadata: a newer
@@ -251,6 +255,21 @@ func ParseObjectMD(bucket string, data []byte) (ObjectVersion, error) {
 		Tags:           md.Tags,
 		IsDeleteMarker: md.IsDeleteMarker,
 		Replication:    md.ReplicationInfo,
+		Headers:        md.Headers,
+		Lock:           Lock{Mode: md.RetentionMode, LegalHold: md.LegalHold},
+	}
+	if md.RetentionDate != "" {
+		t, err := time.Parse(time.RFC3339Nano, md.RetentionDate)
+		if err != nil {
+			return ObjectVersion{}, fmt.Errorf("object metadata field retentionDate: %w", err)
+		}
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return ObjectVersion{}, fmt.Errorf("object metadata field retentionDate %q is out of range", md.RetentionDate)
+		}
+		o.Lock.RetainUntil = t
+	}
+	if err := o.Lock.validate(); err != nil {
+		return ObjectVersion{}, err
 	}
 	if md.LastModified != "" {
 		t, err := time.Parse(time.RFC3339Nano, md.LastModified)
@@ -305,6 +324,12 @@ func MarshalObjectMD(o ObjectVersion) ([]byte, error) {
 		Tags:            o.Tags,
 		IsDeleteMarker:  o.IsDeleteMarker,
 		ReplicationInfo: o.Replication,
+		Headers:         o.Headers,
+		RetentionMode:   o.Lock.Mode,
+		LegalHold:       o.Lock.LegalHold,
+	}
+	if !o.Lock.RetainUntil.IsZero() {
+		md.RetentionDate = o.Lock.RetainUntil.UTC().Format(time.RFC3339Nano)
 	}
 	if md.Tags == nil {
 		md.Tags = map[string]string{}
@@ -353,4 +378,8 @@ type objectMD struct {
 	Tags            map[string]string `json:"tags"`
 	IsDeleteMarker  bool              `json:"isDeleteMarker"`
 	ReplicationInfo ReplicationInfo   `json:"replicationInfo"`
+	Headers
+	RetentionMode string `json:"retentionMode,omitempty"`
+	RetentionDate string `json:"retentionDate,omitempty"`
+	LegalHold     bool   `json:"legalHold,omitempty"`
 }

@@ -265,12 +265,33 @@ func contentProblem(w Written, r ports.StoredReplica) string {
 	if r.ContentType != w.ContentType {
 		diffs = append(diffs, fmt.Sprintf("content type %q, want %q", r.ContentType, w.ContentType))
 	}
+	if msg := headersProblem(w.Headers, r.Headers); msg != "" {
+		diffs = append(diffs, msg)
+	}
+	if g, l := r.Lock, w.Lock; g.Mode != l.Mode || !g.RetainUntil.Equal(l.RetainUntil) || g.LegalHold != l.LegalHold {
+		diffs = append(diffs, fmt.Sprintf("object lock %+v, want %+v", g, l))
+	}
 	for k, v := range w.UserMeta {
 		if got := r.UserMeta[strings.ToLower(k)]; got != v {
 			diffs = append(diffs, fmt.Sprintf("user metadata %s=%q, want %q", k, got, v))
 		}
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// headersProblem compares object headers, Expires as a time (servers
+// render it their own way).
+func headersProblem(want, got domain.Headers) string {
+	wt, wok := want.ExpiresTime()
+	gt, gok := got.ExpiresTime()
+	if wok != gok || !wt.Equal(gt) {
+		return fmt.Sprintf("Expires %q, want %q", got.Expires, want.Expires)
+	}
+	want.Expires, got.Expires = "", ""
+	if want != got {
+		return fmt.Sprintf("headers %+v, want %+v", got, want)
+	}
+	return ""
 }
 
 // settledMaster reads the master document of bucket/key, waiting a few

@@ -427,11 +427,21 @@ func (e *Env) BucketAt(name string, dests []string) domain.Bucket {
 	return b
 }
 
+// e2eHeaders are set on every version the scenarios write, so that the
+// checker compares them everywhere.
+var e2eHeaders = domain.Headers{
+	CacheControl: "max-age=60", ContentDisposition: `inline; filename="e2e.bin"`, ContentEncoding: "identity",
+	ContentLanguage: "en-GB", Expires: "Thu, 01 Jan 2037 00:00:00 GMT", WebsiteRedirectLocation: "/e2e/elsewhere",
+}
+
 // Put writes one version the way CloudServer does; record adds it to the
 // ledger the checker verifies.
 func (e *Env) Put(ctx context.Context, b domain.Bucket, key string, data []byte, record bool) Written {
 	e.t.Helper()
-	v, err := e.Sim.PutObject(ctx, b, key, data, "application/x-e2e", map[string]string{"e2e-run": e.Run}, map[string]string{"origin": "e2e"})
+	v, err := e.Sim.PutObjectWith(ctx, b, key, data, app.ObjectAttrs{
+		ContentType: "application/x-e2e", UserMeta: map[string]string{"e2e-run": e.Run}, Tags: map[string]string{"origin": "e2e"},
+		Headers: e2eHeaders,
+	})
 	if err != nil {
 		e.t.Fatalf("write %s/%s: %v", b.Name, key, err)
 	}

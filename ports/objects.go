@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+
+	"github.com/openbackbeat/backbeat/domain"
 )
 
 // ObjectSource reads object data from the source site.
@@ -25,6 +27,13 @@ type Replica struct {
 	UserMeta        map[string]string
 	Tags            map[string]string
 	IsDeleteMarker  bool
+	// Headers (Cache-Control, Content-Disposition, ...) and Lock (object
+	// lock retention and legal hold) are set on the replica as S3
+	// replication sets them. A replica with Lock set needs a destination
+	// bucket with object lock enabled; without it Put fails as permanent,
+	// saying so.
+	Headers domain.Headers
+	Lock    domain.Lock
 }
 
 // Destination is one destination site.

@@ -31,6 +31,7 @@ import (
 type Objects struct {
 	mu        sync.Mutex
 	buckets   map[string]map[string][]*object // bucket -> key -> versions, oldest first
+	locked    map[string]bool                 // buckets with object lock enabled
 	fault     func(ports.Replica) error
 	openFault func(bucket, key, versionID string) error
 	writes    int
@@ -47,6 +48,8 @@ type object struct {
 	userMeta       map[string]string
 	tags           map[string]string
 	isDeleteMarker bool
+	headers        domain.Headers
+	lock           domain.Lock
 }
 
 var (
@@ -57,7 +60,7 @@ var (
 
 // NewObjects returns a site with no buckets.
 func NewObjects() *Objects {
-	return &Objects{buckets: map[string]map[string][]*object{}}
+	return &Objects{buckets: map[string]map[string][]*object{}, locked: map[string]bool{}}
 }
 
 // versionClock makes version ids: each is smaller than the one before, in
@@ -90,6 +93,15 @@ func (o *Objects) CreateBucket(name string) {
 	if o.buckets[name] == nil {
 		o.buckets[name] = map[string][]*object{}
 	}
+}
+
+// CreateLockedBucket creates a versioned bucket with object lock enabled:
+// only such a bucket takes replicas with object-lock settings.
+func (o *Objects) CreateLockedBucket(name string) {
+	o.CreateBucket(name)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.locked[name] = true
 }
 
 // SetFault makes Destination.Put call f first with the replica it is asked
@@ -276,9 +288,17 @@ func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (str
 		return held.versionID, nil
 	}
 
+	if r.Lock.IsSet() && !r.IsDeleteMarker {
+		o.mu.Lock()
+		locked := o.locked[r.Bucket]
+		o.mu.Unlock()
+		if !locked {
+			return "", fmt.Errorf("memory: put %s/%s: %w: bucket is missing ObjectLockConfiguration: object lock is not enabled on it", r.Bucket, r.Key, domain.ErrPermanent)
+		}
+	}
 	obj := &object{
 		versionID: newVersionID(), contentType: r.ContentType, tags: maps.Clone(r.Tags),
-		isDeleteMarker: r.IsDeleteMarker, userMeta: maps.Clone(r.UserMeta),
+		isDeleteMarker: r.IsDeleteMarker, userMeta: maps.Clone(r.UserMeta), headers: r.Headers, lock: r.Lock,
 	}
 	if obj.userMeta == nil {
 		obj.userMeta = map[string]string{}
@@ -286,7 +306,7 @@ func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (str
 	obj.userMeta[domain.ReplicaMetaKey] = string(domain.StatusReplica)
 	obj.userMeta[domain.SourceVersionMetaKey] = r.SourceVersionID
 	if r.IsDeleteMarker {
-		obj.contentType, obj.tags = "", nil
+		obj.contentType, obj.tags, obj.headers, obj.lock = "", nil, domain.Headers{}, domain.Lock{}
 	} else {
 		data, err := readExactly(body, r.Size)
 		if err != nil {
@@ -373,6 +393,7 @@ func (o *Objects) Replicas(ctx context.Context, bucket, key string) ([]ports.Sto
 				Bucket: bucket, Key: key, SourceVersionID: obj.userMeta[domain.SourceVersionMetaKey],
 				Size: int64(len(obj.data)), ContentType: obj.contentType, ContentMD5: obj.contentMD5,
 				UserMeta: maps.Clone(obj.userMeta), Tags: maps.Clone(obj.tags), IsDeleteMarker: obj.isDeleteMarker,
+				Headers: obj.headers, Lock: obj.lock,
 			},
 			VersionID: obj.versionID,
 			Data:      bytes.Clone(obj.data),

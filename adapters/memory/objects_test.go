@@ -24,6 +24,14 @@ func TestObjectsDestinationContract(t *testing.T) {
 	})
 }
 
+func TestObjectsLockedDestinationContract(t *testing.T) {
+	objectstest.RunLockedDestination(t, func(t *testing.T) (ports.Destination, ports.ReplicaReader, string) {
+		o := memory.NewObjects()
+		o.CreateLockedBucket("locked")
+		return o, o, "locked"
+	})
+}
+
 func TestObjectsSourceContract(t *testing.T) {
 	objectstest.RunSource(t, func(t *testing.T) (ports.ObjectSource, func(bucket, key string, data []byte) string, string) {
 		o := memory.NewObjects()

@@ -34,6 +34,7 @@ type Client struct {
 	s3        *s3.Client
 	transport *http.Transport
 	parts     sync.Pool // *[]byte part buffers of cfg.PartSize, shared by uploads
+	locked    sync.Map  // bucket name -> true: object lock seen enabled
 }
 
 // New validates cfg and builds a client for its endpoint. It sends no
@@ -151,7 +152,21 @@ var streaming = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadM
 // EnsureVersionedBucket creates bucket if it does not exist and enables
 // versioning on it.
 func (c *Client) EnsureVersionedBucket(ctx context.Context, bucket string) error {
+	return c.ensureBucket(ctx, bucket, false)
+}
+
+// EnsureLockedBucket is EnsureVersionedBucket with object lock enabled
+// when the bucket is created (S3 enables it only then): such a bucket
+// takes replicas with retention and legal hold.
+func (c *Client) EnsureLockedBucket(ctx context.Context, bucket string) error {
+	return c.ensureBucket(ctx, bucket, true)
+}
+
+func (c *Client) ensureBucket(ctx context.Context, bucket string, locked bool) error {
 	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+	if locked {
+		in.ObjectLockEnabledForBucket = aws.Bool(true)
+	}
 	if c.cfg.Region != "us-east-1" {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(c.cfg.Region)}
 	}
@@ -186,6 +201,8 @@ type object struct {
 	contentType string
 	contentMD5  string // hex MD5 of the data, when known
 	meta, tags  map[string]string
+	headers     domain.Headers
+	lock        domain.Lock
 }
 
 // upload writes o with PutObject or, from the threshold on, a multipart
@@ -222,6 +239,13 @@ func (c *Client) putSingle(ctx context.Context, o object, body io.Reader) (strin
 	if len(o.tags) > 0 {
 		in.Tagging = aws.String(encodeTags(o.tags))
 	}
+	h := o.headers
+	in.CacheControl, in.ContentDisposition, in.ContentEncoding = optional(h.CacheControl), optional(h.ContentDisposition), optional(h.ContentEncoding)
+	in.ContentLanguage, in.WebsiteRedirectLocation = optional(h.ContentLanguage), optional(h.WebsiteRedirectLocation)
+	if t, ok := h.ExpiresTime(); ok {
+		in.Expires = aws.Time(t)
+	}
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate, in.ObjectLockLegalHoldStatus = lockInput(o.lock)
 	if md5 := md5Base64(o.contentMD5); md5 != "" {
 		// The server checks the data against the source's MD5: a copy
 		// corrupted anywhere between the two is refused (BadDigest).
@@ -229,7 +253,7 @@ func (c *Client) putSingle(ctx context.Context, o object, body io.Reader) (strin
 	}
 	out, err := c.s3.PutObject(ctx, in, streaming)
 	if err != nil {
-		return "", fmt.Errorf("put object %s/%s: %w", o.bucket, o.key, translate(err))
+		return "", fmt.Errorf("put object %s/%s: %w", o.bucket, o.key, lockRefused(translate(err), o))
 	}
 	return c.versionOf(ctx, o, out.VersionId, out.ETag)
 }

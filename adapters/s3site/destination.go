@@ -64,6 +64,11 @@ func (d *Destination) Put(ctx context.Context, r ports.Replica, body io.Reader) 
 	if r.IsDeleteMarker {
 		return d.putDeleteMarker(ctx, r)
 	}
+	if r.Lock.IsSet() {
+		if err := d.c.requireObjectLock(ctx, r); err != nil {
+			return "", err
+		}
+	}
 	meta := make(map[string]string, len(r.UserMeta)+2)
 	for k, v := range r.UserMeta {
 		// A source that carries markers of its own (it was once a replica
@@ -78,6 +83,7 @@ func (d *Destination) Put(ctx context.Context, r ports.Replica, body io.Reader) 
 	o := object{
 		bucket: r.Bucket, key: r.Key, size: r.Size, contentType: r.ContentType,
 		contentMD5: strings.ToLower(r.ContentMD5), meta: meta, tags: r.Tags,
+		headers: r.Headers, lock: r.Lock,
 	}
 	return d.c.upload(ctx, o, body)
 }

@@ -101,4 +101,10 @@
 //     (InvalidTag, permanent).
 //   - Without --keep-alive every request opens a new connection: small
 //     objects go about 1.8 times faster with it.
+//   - A PutObject with object lock settings to a bucket without object
+//     lock stores the version, then answers 400 InvalidRequest "Bucket is
+//     missing ObjectLockConfiguration". Put therefore reads the bucket's
+//     object lock configuration first (remembered once enabled) and
+//     refuses such a replica before writing anything.
+//   - GetObject leaves out the object lock headers; HeadObject has them.
 package s3site

@@ -34,9 +34,16 @@ func (c *Client) putMultipart(ctx context.Context, o object, body io.Reader) (st
 	if len(o.tags) > 0 {
 		create.Tagging = aws.String(encodeTags(o.tags))
 	}
+	h := o.headers
+	create.CacheControl, create.ContentDisposition, create.ContentEncoding = optional(h.CacheControl), optional(h.ContentDisposition), optional(h.ContentEncoding)
+	create.ContentLanguage, create.WebsiteRedirectLocation = optional(h.ContentLanguage), optional(h.WebsiteRedirectLocation)
+	if t, ok := h.ExpiresTime(); ok {
+		create.Expires = aws.Time(t)
+	}
+	create.ObjectLockMode, create.ObjectLockRetainUntilDate, create.ObjectLockLegalHoldStatus = lockInput(o.lock)
 	mpu, err := c.s3.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return "", fmt.Errorf("create multipart upload of %s/%s: %w", o.bucket, o.key, translate(err))
+		return "", fmt.Errorf("create multipart upload of %s/%s: %w", o.bucket, o.key, lockRefused(translate(err), o))
 	}
 	uploadID := aws.ToString(mpu.UploadId)
 	vid, err := c.uploadParts(ctx, o, uploadID, body)

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
@@ -25,7 +27,8 @@ func (c *Client) ReplicaReader() *ReplicaReader { return &ReplicaReader{c: c} }
 
 // Replicas returns every version and delete marker of key, oldest first,
 // with data, user metadata (the replication markers included), content
-// type and tags; SourceVersionID comes from the scal-version-id marker.
+// type, object headers (Expires as the server renders it), object lock
+// settings and tags; SourceVersionID comes from the scal-version-id marker.
 // Versions that are not replicas come too, with an empty SourceVersionID.
 func (rr *ReplicaReader) Replicas(ctx context.Context, bucket, key string) ([]ports.StoredReplica, error) {
 	versions, err := rr.c.listVersions(ctx, bucket, key, 0)
@@ -65,6 +68,21 @@ func (rr *ReplicaReader) read(ctx context.Context, bucket, key, versionID string
 	r := ports.Replica{
 		Bucket: bucket, Key: key, Size: int64(len(data)),
 		ContentType: aws.ToString(obj.ContentType), ContentMD5: etagMD5(aws.ToString(obj.ETag)),
+		Headers: domain.Headers{
+			CacheControl: aws.ToString(obj.CacheControl), ContentDisposition: aws.ToString(obj.ContentDisposition),
+			ContentEncoding: aws.ToString(obj.ContentEncoding), ContentLanguage: aws.ToString(obj.ContentLanguage),
+			Expires: aws.ToString(obj.ExpiresString), WebsiteRedirectLocation: aws.ToString(obj.WebsiteRedirectLocation),
+		},
+	}
+	// versitygw's GetObject leaves the object lock headers out; its
+	// HeadObject has them.
+	head, err := rr.c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+	if err != nil {
+		return ports.StoredReplica{}, fmt.Errorf("head object %s/%s version %s: %w", bucket, key, versionID, translate(err))
+	}
+	r.Lock = domain.Lock{
+		Mode: string(head.ObjectLockMode), RetainUntil: aws.ToTime(head.ObjectLockRetainUntilDate),
+		LegalHold: head.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn,
 	}
 	if len(obj.Metadata) > 0 {
 		r.UserMeta = obj.Metadata

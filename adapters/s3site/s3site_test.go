@@ -138,6 +138,17 @@ func TestDestinationContract(t *testing.T) {
 	})
 }
 
+func TestLockedDestinationContract(t *testing.T) {
+	objectstest.RunLockedDestination(t, func(t *testing.T) (ports.Destination, ports.ReplicaReader, string) {
+		c := newTestClient(t, siteAAddr, contractTune)
+		b := uniqueName(t)
+		if err := c.EnsureLockedBucket(context.Background(), b); err != nil {
+			t.Fatalf("EnsureLockedBucket(%s): %v", b, err)
+		}
+		return c.Destination(), c.ReplicaReader(), b
+	})
+}
+
 func TestSourceContract(t *testing.T) {
 	objectstest.RunSource(t, func(t *testing.T) (ports.ObjectSource, func(bucket, key string, data []byte) string, string) {
 		c := newTestClient(t, sourceAddr, contractTune)

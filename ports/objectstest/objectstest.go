@@ -24,6 +24,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,8 @@ func RunDestination(t *testing.T, newDest func(t *testing.T) (dst ports.Destinat
 		{"SetTagsInPlace", testSetTags},
 		{"SetTagsBelowADeleteMarker", testSetTagsBelowMarker},
 		{"SetTagsWithoutReplica", testSetTagsNoReplica},
+		{"HeadersAreCarried", testHeaders},
+		{"LockOnAPlainBucketIsPermanent", testLockRefused},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -478,4 +481,88 @@ func testSetTagsNoReplica(t *testing.T, d ports.Destination, rr ports.ReplicaRea
 	if n := len(replicas(t, rr, bucket, key)); n != 1 {
 		t.Fatalf("SetTags without a replica left %d versions, want 1", n)
 	}
+}
+
+// withHeaders gives r every header S3 replication carries.
+func withHeaders(r ports.Replica) ports.Replica {
+	r.Headers = domain.Headers{
+		CacheControl: "max-age=3600, public", ContentDisposition: `attachment; filename="report.pdf"`,
+		ContentEncoding: "identity", ContentLanguage: "fr-CA",
+		Expires: "Wed, 21 Oct 2037 07:28:00 GMT", WebsiteRedirectLocation: "/other/page.html",
+	}
+	return r
+}
+
+// checkHeaders compares headers, Expires as a time (servers render it
+// their own way).
+func checkHeaders(t *testing.T, got, want ports.Replica) {
+	t.Helper()
+	gt, gok := got.Headers.ExpiresTime()
+	wt, wok := want.Headers.ExpiresTime()
+	if gok != wok || !gt.Equal(wt) {
+		t.Errorf("replica of %s has Expires %q, want %q", want.SourceVersionID, got.Headers.Expires, want.Headers.Expires)
+	}
+	g, w := got.Headers, want.Headers
+	g.Expires, w.Expires = "", ""
+	if g != w {
+		t.Errorf("replica of %s has headers %+v, want %+v", want.SourceVersionID, g, w)
+	}
+}
+
+func testHeaders(t *testing.T, d ports.Destination, rr ports.ReplicaReader, bucket string) {
+	for _, size := range []int{100, LargeSize} {
+		key := unique("headers")
+		data := randomData(size)
+		r := withHeaders(newReplica(bucket, key, data))
+		vid := put(t, d, r, data)
+		got, _ := replicaOf(t, rr, r)
+		checkReplica(t, got, r, vid, data)
+		checkHeaders(t, got.Replica, r)
+		if got.Lock.IsSet() {
+			t.Errorf("replica of %s has object lock settings %+v, none were asked", r.SourceVersionID, got.Lock)
+		}
+	}
+}
+
+func testLockRefused(t *testing.T, d ports.Destination, rr ports.ReplicaReader, bucket string) {
+	key := unique("lock-refused")
+	data := randomData(100)
+	r := newReplica(bucket, key, data)
+	r.Lock = domain.Lock{Mode: domain.LockGovernance, RetainUntil: time.Now().Add(time.Minute).UTC().Truncate(time.Second)}
+	_, err := d.Put(ctxFor(t), r, bytes.NewReader(data))
+	if !errors.Is(err, domain.ErrPermanent) || !strings.Contains(strings.ToLower(err.Error()), "object lock") {
+		t.Fatalf("Put with retention to a bucket without object lock: err = %v, want a permanent error naming object lock", err)
+	}
+	if n := len(replicas(t, rr, bucket, key)); n != 0 {
+		t.Fatalf("the refused Put left %d versions", n)
+	}
+}
+
+// RunLockedDestination checks that object-lock settings reach the
+// replica. newDest returns a destination and an existing versioned bucket
+// with object lock enabled. Retention is short (GOVERNANCE, a minute) so
+// that the versions can be cleaned up after.
+func RunLockedDestination(t *testing.T, newDest func(t *testing.T) (dst ports.Destination, read ports.ReplicaReader, bucket string)) {
+	t.Helper()
+	t.Run("LockIsCarried", func(t *testing.T) {
+		t.Parallel()
+		d, rr, bucket := newDest(t)
+		until := time.Now().Add(time.Minute).UTC().Truncate(time.Second)
+		for i, lock := range []domain.Lock{
+			{Mode: domain.LockGovernance, RetainUntil: until},
+			{LegalHold: true},
+			{Mode: domain.LockGovernance, RetainUntil: until, LegalHold: true},
+		} {
+			key := unique("locked")
+			data := randomData(64 + i)
+			r := withHeaders(newReplica(bucket, key, data))
+			r.Lock = lock
+			vid := put(t, d, r, data)
+			got, _ := replicaOf(t, rr, r)
+			checkReplica(t, got, r, vid, data)
+			if g := got.Lock; g.Mode != lock.Mode || !g.RetainUntil.Equal(lock.RetainUntil) || g.LegalHold != lock.LegalHold {
+				t.Errorf("replica has object lock %+v, want %+v", g, lock)
+			}
+		}
+	})
 }
