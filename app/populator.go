@@ -37,10 +37,17 @@ type Populator struct {
 	// BucketCacheTTL bounds how long a bucket's configuration is reused.
 	BucketCacheTTL time.Duration
 	Log            *slog.Logger
+	// Lease, when set, makes this instance one of several that may run:
+	// it reads and publishes only while it holds the lease named after its
+	// checkpoint, and its checkpoint saves are fenced with its grant (the
+	// lease store is the checkpoint store). A standby that takes over
+	// resumes from the last checkpoint saved.
+	Lease *Leadership
 
-	mu      sync.Mutex
-	buckets map[string]cachedBucket
-	ready   chan struct{}
+	mu        sync.Mutex
+	buckets   map[string]cachedBucket
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 type cachedBucket struct {
@@ -60,7 +67,8 @@ func (p *Populator) Ready() <-chan struct{} {
 	return p.ready
 }
 
-// Run publishes entries until ctx ends.
+// Run publishes entries until ctx ends: all along, or, with a Lease, in
+// the terms this instance holds it.
 func (p *Populator) Run(ctx context.Context) error {
 	if p.BatchSize <= 0 {
 		p.BatchSize = 1000
@@ -68,6 +76,16 @@ func (p *Populator) Run(ctx context.Context) error {
 	if p.CheckpointName == "" {
 		p.CheckpointName = "populator"
 	}
+	if p.Lease == nil {
+		return p.run(ctx, nil)
+	}
+	p.Lease.Name = p.CheckpointName
+	return p.Lease.Run(ctx, p.run)
+}
+
+// run reads the journal from the last checkpoint and publishes until ctx
+// ends or, under a lease, term t is lost.
+func (p *Populator) run(ctx context.Context, t *Term) error {
 	from, err := p.Checkpoints.Load(ctx, p.CheckpointName)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -84,7 +102,7 @@ func (p *Populator) Run(ctx context.Context) error {
 	}
 	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	p.Ready() // make sure the channel exists
-	close(p.ready)
+	p.readyOnce.Do(func() { close(p.ready) })
 	for {
 		events, err := cur.Next(ctx, p.BatchSize)
 		if err != nil {
@@ -93,7 +111,7 @@ func (p *Populator) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("read journal: %w", err)
 		}
-		if err := p.process(ctx, events); err != nil {
+		if err := p.process(ctx, events, t); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -103,7 +121,9 @@ func (p *Populator) Run(ctx context.Context) error {
 }
 
 // process publishes the entries of a batch of events, then checkpoints.
-func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) error {
+// Under a lease, nothing is published once term t is past its deadline,
+// and the checkpoint is saved only if t is still the lease's grant.
+func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t *Term) error {
 	var msgs []ports.Message
 	var queued []queuedSite
 	for _, ev := range events {
@@ -122,6 +142,9 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 			queued = append(queued, sites...)
 		}
 	}
+	if !t.Valid() {
+		return fmt.Errorf("populator: %w: the lease's term ran out before publishing", ports.ErrLeaseLost)
+	}
 	if err := p.publish(ctx, msgs); err != nil {
 		return err
 	}
@@ -130,7 +153,17 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent) er
 		p.Telemetry.entryPublished(ctx, q.site)
 	}
 	last := events[len(events)-1].Position
-	return retryForever(ctx, func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }, p.Log, "save checkpoint")
+	save := func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }
+	if t != nil {
+		save = func() error {
+			err := p.Lease.Leases.SaveFenced(ctx, t.Grant, last)
+			if errors.Is(err, ports.ErrLeaseLost) {
+				return fmt.Errorf("%w: %w", domain.ErrPermanent, err) // fenced: retrying cannot help
+			}
+			return err
+		}
+	}
+	return retryForever(ctx, save, p.Log, "save checkpoint")
 }
 
 // deadLetterEvent keeps a journal event as a dead letter, with why.

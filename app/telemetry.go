@@ -46,6 +46,8 @@ type Telemetry struct {
 	replays     metric.Int64Counter
 	deadLetters metric.Int64Counter
 	lag         metric.Float64Histogram
+	leaseRole   metric.Int64Gauge
+	leaseEpoch  metric.Int64Gauge
 	meter       metric.Meter
 }
 
@@ -71,6 +73,12 @@ func NewTelemetry(mp metric.MeterProvider) (*Telemetry, error) {
 	t.replays = counter("backbeat.replays", "{entry}", "Entries sent to the replay topic once their retries were spent.")
 	t.deadLetters = counter("backbeat.dead.letters", "{message}", "Bad inputs published to the dead-letter topic, by where they came from.")
 	var err error
+	t.leaseRole, err = m.Int64Gauge("backbeat.populator.active", metric.WithUnit("1"),
+		metric.WithDescription("1 while this populator instance holds the lease and publishes, 0 while it is a standby."))
+	errs = append(errs, err)
+	t.leaseEpoch, err = m.Int64Gauge("backbeat.populator.lease.epoch", metric.WithUnit("1"),
+		metric.WithDescription("The fencing epoch of this populator's current lease grant (0 while standby)."))
+	errs = append(errs, err)
 	t.lag, err = m.Float64Histogram("backbeat.replication.lag", metric.WithUnit("s"),
 		metric.WithDescription("Time from the source write to the replica's COMPLETED status being applied."),
 		metric.WithExplicitBucketBoundaries(LagBuckets...))
@@ -107,6 +115,21 @@ func (t *Telemetry) deadLettered(ctx context.Context, source string) {
 	if t != nil {
 		t.deadLetters.Add(ctx, 1, metric.WithAttributes(attribute.String("source", source)))
 	}
+}
+
+// PopulatorRole records a change of the populator's role; it is the
+// OnRole hook of its Leadership.
+func (t *Telemetry) PopulatorRole(active bool, epoch int64) {
+	if t == nil {
+		return
+	}
+	v := int64(0)
+	if active {
+		v = 1
+	}
+	ctx := context.Background()
+	t.leaseRole.Record(ctx, v)
+	t.leaseEpoch.Record(ctx, epoch)
 }
 
 // applied records an outcome newly written to the source metadata.

@@ -11,6 +11,7 @@ import (
 	"github.com/openbackbeat/backbeat/ports"
 	"github.com/openbackbeat/backbeat/ports/checkpointtest"
 	"github.com/openbackbeat/backbeat/ports/journaltest"
+	"github.com/openbackbeat/backbeat/ports/leasetest"
 	"github.com/openbackbeat/backbeat/ports/metadatatest"
 )
 
@@ -30,6 +31,7 @@ func TestJournalContract(t *testing.T) {
 
 func TestCheckpointsContract(t *testing.T) {
 	checkpointtest.Run(t, func(t *testing.T) ports.Checkpoints { return memory.NewCheckpoints() })
+	leasetest.Run(t, func(t *testing.T) ports.LeasedCheckpoints { return memory.NewCheckpoints() })
 }
 
 func testCtx(t *testing.T) context.Context {

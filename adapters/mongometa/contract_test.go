@@ -5,6 +5,7 @@ import (
 
 	"github.com/openbackbeat/backbeat/ports"
 	"github.com/openbackbeat/backbeat/ports/checkpointtest"
+	"github.com/openbackbeat/backbeat/ports/leasetest"
 	"github.com/openbackbeat/backbeat/ports/metadatatest"
 )
 
@@ -17,4 +18,5 @@ func TestMetadataContract(t *testing.T) {
 
 func TestCheckpointsContract(t *testing.T) {
 	checkpointtest.Run(t, func(t *testing.T) ports.Checkpoints { return newStore(t) })
+	leasetest.Run(t, func(t *testing.T) ports.LeasedCheckpoints { return newStore(t) })
 }

@@ -101,6 +101,11 @@ type ReplicationConfig struct {
 type PopulatorConfig struct {
 	BatchSize      int    `yaml:"batchSize"`
 	CheckpointName string `yaml:"checkpointName"`
+	// LeaseTTL and LeaseRenew time the lease that keeps one populator
+	// active among several (the others are warm standbys): a standby takes
+	// over within LeaseTTL + LeaseRenew of the active one's death.
+	LeaseTTL   time.Duration `yaml:"leaseTTL"`
+	LeaseRenew time.Duration `yaml:"leaseRenew"`
 }
 
 // APIConfig is the operator HTTP API.
@@ -155,7 +160,7 @@ func defaults() Config {
 			BaseDelay: domain.DefaultRetryPolicy.BaseDelay, MaxDelay: domain.DefaultRetryPolicy.MaxDelay,
 			MaxReplays: 5, ReplayDelay: 30 * time.Second, GroupPrefix: "backbeat-replication",
 		},
-		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator"},
+		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second},
 		API:       APIConfig{Listen: "127.0.0.1:8900"},
 		Telemetry: TelemetryConfig{Traces: "none"},
 		Log:       LogConfig{Level: "info"},
@@ -254,6 +259,9 @@ func (c Config) Validate() error {
 	}
 	if c.Populator.BatchSize < 1 {
 		bad("populator.batchSize", "must be at least 1, got %d", c.Populator.BatchSize)
+	}
+	if c.Populator.LeaseRenew <= 0 || c.Populator.LeaseRenew >= c.Populator.LeaseTTL {
+		bad("populator.leaseRenew", "must be positive and shorter than populator.leaseTTL (%s, %s)", c.Populator.LeaseRenew, c.Populator.LeaseTTL)
 	}
 	switch c.Telemetry.Traces {
 	case "none", "stdout", "otlp":

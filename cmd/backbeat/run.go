@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -168,11 +169,26 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 func topics(cfg Config) app.Topics { return app.Topics(cfg.Topics) }
 
 func populator(w *wiring, cfg Config, log *slog.Logger) *app.Populator {
+	log = log.With("role", "populator")
+	lease := &app.Leadership{
+		Leases: w.checkpoints, Owner: instanceName(), TTL: cfg.Populator.LeaseTTL, Renew: cfg.Populator.LeaseRenew, Log: log,
+		OnRole: w.telemetry.PopulatorRole,
+	}
+	w.populatorLease = lease
 	return &app.Populator{
 		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
 		Telemetry: w.telemetry, Topics: topics(cfg), Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
-		BatchSize: cfg.Populator.BatchSize, Log: log.With("role", "populator"),
+		BatchSize: cfg.Populator.BatchSize, Log: log, Lease: lease,
 	}
+}
+
+// instanceName names this process among the instances of a role: host,
+// pid and a random part (a pid can be reused by a restart).
+func instanceName() string {
+	host, _ := os.Hostname()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
 func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Replicator {

@@ -16,7 +16,7 @@ import (
 // wiring holds one adapter per port, built once at start.
 type wiring struct {
 	journal       ports.Journal
-	checkpoints   ports.Checkpoints
+	checkpoints   ports.LeasedCheckpoints
 	metadata      ports.MetadataStore
 	writer        ports.MetadataWriter
 	pub           ports.Publisher
@@ -29,6 +29,8 @@ type wiring struct {
 	locker        ports.Locker
 	metrics       ports.MetricsRecorder
 	control       ports.SiteControl
+	// populatorLease is this process's populator lease, when it runs one.
+	populatorLease *app.Leadership
 	// prometheus serves the service's metrics in Prometheus text format.
 	prometheus http.Handler
 	// telemetry holds the app's metric instruments; nil records nothing.
