@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,12 @@ import (
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
+
+// EpochHeader carries, on every entry a leased populator publishes, the
+// fencing epoch of its grant: in each partition the epochs never go down,
+// which is how tests (and an operator reading the topic) can tell that a
+// fenced populator published nothing after its successor began.
+const EpochHeader = "backbeat-populator-epoch"
 
 // Populator tails the metadata journal and publishes one replication entry
 // per object version that is PENDING for some site. It saves the journal
@@ -144,6 +151,12 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 	}
 	if !t.Valid() {
 		return fmt.Errorf("populator: %w: the lease's term ran out before publishing", ports.ErrLeaseLost)
+	}
+	if t != nil {
+		epoch := strconv.FormatInt(t.Grant.Epoch, 10)
+		for i := range msgs {
+			msgs[i].Headers[EpochHeader] = epoch
+		}
 	}
 	if err := p.publish(ctx, msgs); err != nil {
 		return err

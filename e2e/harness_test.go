@@ -171,6 +171,9 @@ func newEnv(t *testing.T, extra ...string) *Env {
 		"BACKBEAT_REPLICATION_GROUPPREFIX="+run, "BACKBEAT_REDIS_KEYPREFIX="+run+":",
 		"BACKBEAT_POPULATOR_CHECKPOINTNAME="+run, "BACKBEAT_API_LISTEN="+apiAddr,
 		"BACKBEAT_LOG_LEVEL=info",
+		// A killed populator's lease must run out before its restart takes
+		// over: short here, so the kill scenarios keep their pace.
+		"BACKBEAT_POPULATOR_LEASETTL=2s", "BACKBEAT_POPULATOR_LEASERENEW=500ms",
 	)
 	e.env = append(e.env, extra...)
 
