@@ -51,6 +51,13 @@ func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 		}
 		return nil
 	}
+	// What the MongoDB write found, for the finish: the site's status once
+	// the outcome is in (empty when it was not applied) and whether this
+	// outcome changed it. changed survives the retries: an attempt whose
+	// version write went through but whose master sync failed sees no
+	// change the next time, and must still count the outcome once.
+	var now domain.Status
+	changed := false
 	return &task{
 		key: out.OrderingKey(),
 		id:  fmt.Sprint(d.Partition, "/", d.Offset),
@@ -58,24 +65,34 @@ func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 			ctx, span := tracer.Start(traceContext(ctx, d.Headers), "apply-status",
 				trace.WithAttributes(attribute.String("site", out.Site), attribute.String("status", string(out.Status))))
 			defer span.End()
-			// changed survives the retries: an attempt whose version write
-			// went through but whose master sync failed sees no change the
-			// next time, and must still count the outcome once.
-			changed := false
-			_ = retryForever(ctx, func() error { return a.apply(ctx, out, &changed) }, a.Log, "apply outcome")
+			_ = retryForever(ctx, func() error {
+				var err error
+				now, err = a.apply(ctx, out, &changed)
+				return err
+			}, a.Log, "apply outcome")
+		},
+		// Redis is not on the status's path: during its outage statuses
+		// still reach MongoDB, while the failure store and the counters
+		// wait here, in order per key, and catch up when it returns. The
+		// delivery is acked only after them, so a crash meanwhile redoes
+		// them rather than losing them.
+		finish: func(ctx context.Context) {
+			_ = retryForever(ctx, func() error { return a.sideEffects(ctx, out, now, changed) }, a.Log, "update failure store and metrics")
 		},
 	}
 }
 
-// apply records one outcome. Stale outcomes and vanished versions are
-// dropped with a log line: the newer write carries its own entry.
+// apply writes one outcome to the version's metadata and returns the
+// site's status once it is in; empty when the outcome was not applied.
+// Stale outcomes and vanished versions are dropped with a log line: the
+// newer write carries its own entry.
 //
 // A call that changes nothing still goes through UpdateVersion, which then
 // brings the master document in step: an earlier attempt may have stopped
 // between the version and the master, and returning early here left the
 // master at an older status for good (found by the e2e suite).
-func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *bool) error {
-	var now domain.Status // the site's status once the outcome is in
+func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *bool) (domain.Status, error) {
+	var now domain.Status
 	_, err := a.Metadata.UpdateVersion(ctx, out.Bucket, out.Key, out.VersionID, func(v *domain.ObjectVersion) error {
 		c, err := out.Apply(v)
 		*changed = *changed || c
@@ -87,12 +104,22 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *
 	switch {
 	case errors.Is(err, domain.ErrStaleOutcome), errors.Is(err, ports.ErrNotFound), errors.Is(err, domain.ErrIllegalTransition):
 		a.Log.InfoContext(ctx, "outcome not applied", "bucket", out.Bucket, "key", out.Key, "version", out.VersionID, "site", out.Site, "status", out.Status, "reason", err)
-		return nil
+		return "", nil
 	case errors.Is(err, domain.ErrPoison):
 		a.Log.WarnContext(ctx, "outcome for an unknown site", "bucket", out.Bucket, "key", out.Key, "site", out.Site, "err", err)
-		return nil
+		return "", nil
 	case err != nil:
-		return fmt.Errorf("apply outcome to %s/%s %s: %w", out.Bucket, out.Key, out.VersionID, err)
+		return "", fmt.Errorf("apply outcome to %s/%s %s: %w", out.Bucket, out.Key, out.VersionID, err)
+	}
+	return now, nil
+}
+
+// sideEffects keeps the failure store and the counters in step with an
+// applied outcome: a FAILED site is listed, a COMPLETED one is not, and a
+// change is counted once.
+func (a *StatusApplier) sideEffects(ctx context.Context, out domain.Outcome, now domain.Status, changed bool) error {
+	if now == "" {
+		return nil
 	}
 	fe := ports.FailedEntry{Site: out.Site, Bucket: out.Bucket, Key: out.Key, VersionID: out.VersionID, FailedAt: time.Now().Truncate(time.Millisecond)}
 	switch now {
@@ -105,22 +132,18 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *
 			return fmt.Errorf("unlist completed entry: %w", err)
 		}
 	}
-	if *changed { // else already applied (a redelivery), or the site was COMPLETED before
-		kind := ports.MetricCompleted
-		if out.Status == domain.StatusFailed {
-			kind = ports.MetricFailed
+	if !changed { // already applied (a redelivery), or the site was COMPLETED before
+		return nil
+	}
+	kind := ports.MetricCompleted
+	if out.Status == domain.StatusFailed {
+		kind = ports.MetricFailed
+	}
+	if a.Metrics != nil {
+		if err := a.Metrics.Record(ctx, out.Site, kind, out.Bytes); err != nil {
+			return fmt.Errorf("count the outcome: %w", err)
 		}
-		recordMetric(ctx, a.Metrics, a.Log, out.Site, kind, out.Bytes)
-		a.Telemetry.applied(ctx, out, time.Now())
 	}
+	a.Telemetry.applied(ctx, out, time.Now())
 	return nil
-}
-
-func recordMetric(ctx context.Context, m ports.MetricsRecorder, log *slog.Logger, site string, kind ports.MetricKind, bytes int64) {
-	if m == nil {
-		return
-	}
-	if err := m.Record(ctx, site, kind, bytes); err != nil {
-		log.WarnContext(ctx, "record metric", "site", site, "kind", kind, "err", err)
-	}
 }

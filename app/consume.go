@@ -37,7 +37,16 @@ var DefaultTopics = Topics{
 type task struct {
 	key, id string
 	run     func(ctx context.Context)
+	// finish, when set, runs after run, once run has given its worker
+	// back, in order per key among the finishes; the delivery is acked
+	// only after it. It holds effects that may wait on a slower service
+	// (Redis) without holding up the next runs (MongoDB).
+	finish func(ctx context.Context)
 }
+
+// maxFinishing bounds the finishes waiting at once in a consumer: beyond
+// it, runs wait for a finish to end (backpressure).
+const maxFinishing = 4096
 
 // consumer feeds deliveries of one topic to a KeyedRunner and acks them in
 // order through a Ledger once their task is done. A task that could not
@@ -65,6 +74,8 @@ func (c *consumer) run(ctx context.Context) error {
 	}
 	ledger := NewLedger()
 	runner := NewKeyedRunner(c.concurrency)
+	finishing := NewKeyedRunner(maxFinishing)
+	defer finishing.Wait()
 	defer runner.Wait()
 	for {
 		if err := c.gate.Wait(ctx); err != nil {
@@ -95,9 +106,19 @@ func (c *consumer) run(ctx context.Context) error {
 				return
 			}
 			t.run(ctx)
-			if ctx.Err() == nil {
-				ledger.Done(d)
+			if ctx.Err() != nil {
+				return
 			}
+			if t.finish == nil {
+				ledger.Done(d)
+				return
+			}
+			finishing.Submit(t.key, t.id, func() {
+				t.finish(ctx)
+				if ctx.Err() == nil {
+					ledger.Done(d)
+				}
+			})
 		}) {
 			c.log.Debug("dropped an entry identical to one in flight", "topic", c.topic, "id", t.id)
 			ledger.Done(d)

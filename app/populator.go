@@ -52,6 +52,7 @@ type Populator struct {
 	Lease *Leadership
 
 	mu        sync.Mutex
+	backlog   *metricsBacklog
 	buckets   map[string]cachedBucket
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -61,6 +62,16 @@ type cachedBucket struct {
 	b   domain.Bucket
 	err error
 	at  time.Time
+}
+
+// counts is where the populator's counts go: they never wait on Redis.
+func (p *Populator) counts() *metricsBacklog {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.backlog == nil {
+		p.backlog = &metricsBacklog{m: p.Metrics, log: p.Log}
+	}
+	return p.backlog
 }
 
 // Ready is closed once the journal is open: writes made after that are
@@ -162,7 +173,7 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 		return err
 	}
 	for _, q := range queued {
-		recordMetric(ctx, p.Metrics, p.Log, q.site, ports.MetricQueued, q.bytes)
+		p.counts().record(ctx, q.site, ports.MetricQueued, q.bytes)
 		p.Telemetry.entryPublished(ctx, q.site)
 	}
 	last := events[len(events)-1].Position
@@ -347,7 +358,7 @@ func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, ref
 	}
 	for _, out := range outs {
 		p.Log.WarnContext(ctx, "version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", out.Site, "reason", out.Reason)
-		recordMetric(ctx, p.Metrics, p.Log, out.Site, ports.MetricQueued, out.Bytes)
+		p.counts().record(ctx, out.Site, ports.MetricQueued, out.Bytes)
 		p.Telemetry.entryPublished(ctx, out.Site)
 	}
 	return nil
