@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"slices"
 	"sync"
@@ -183,4 +184,66 @@ func TestKafkaOutage(t *testing.T) {
 func TestDestinationOutage(t *testing.T) {
 	outage(t, "s3-site-a", 30*time.Second, "site-a",
 		"BACKBEAT_REPLICATION_MAXATTEMPTS=1000", "BACKBEAT_REPLICATION_MAXELAPSED=3m", "BACKBEAT_REPLICATION_MAXDELAY=3s")
+}
+
+// Scenario 15: Redis stopped for 20 s mid-load. Statuses keep reaching
+// COMPLETED in MongoDB during the outage (counted and printed); after it
+// the backlog counter drains to zero, nothing is listed as failed, and
+// nothing is lost.
+func TestRedisOutage(t *testing.T) {
+	if !full() {
+		t.Skip("full suite only (BACKBEAT_E2E_FULL=1): stops a shared stack service")
+	}
+	e := newEnv(t)
+	e.StartRoles()
+	ctx := context.Background()
+	buckets := []domain.Bucket{e.Bucket("redis-0"), e.Bucket("redis-1")}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.load(ctx, buckets, 800, 512, 30)
+	}()
+	time.Sleep(8 * time.Second)
+	completed := func() int {
+		counts, err := e.Checker.Statuses(ctx, e.Ledger.All())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts[domain.StatusCompleted]
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			stack(t, "start", "redis")
+		}
+	}()
+	stack(t, "stop", "redis")
+	before := completed()
+	time.Sleep(20 * time.Second)
+	during := completed() - before
+	stack(t, "start", "redis")
+	restarted = true
+	wg.Wait()
+	e.WaitDone(e.Ledger.All(), 5*time.Minute)
+	e.Verify()
+	fmt.Printf("SCENARIO %s: completed-during-outage=%d\n", t.Name(), during)
+	t.Logf("%d versions reached COMPLETED while Redis was down", during)
+	if during == 0 {
+		t.Error("no status was written back while Redis was down")
+	}
+	for _, site := range siteNames {
+		deadline := time.Now().Add(30 * time.Second)
+		for n := e.backlog(ctx, site); n != 0; n = e.backlog(ctx, site) {
+			if time.Now().After(deadline) {
+				t.Errorf("backlog of %s is %d once everything completed: the counters missed the outage", site, n)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if failed := e.listFailed(ctx, site); len(failed) != 0 {
+			t.Errorf("%d entries listed as failed at %s, none failed", len(failed), site)
+		}
+	}
 }
