@@ -13,6 +13,7 @@ import (
 const (
 	DefaultDatabase             = "metadata"
 	DefaultCheckpointCollection = "__backbeat_checkpoints"
+	DefaultJobCollection        = "__backbeat_jobs"
 	DefaultTimeout              = 10 * time.Second
 	DefaultMaxAttempts          = 50
 )
@@ -28,6 +29,9 @@ type Config struct {
 	// "__" so that journal filters, like CloudServer's own, never take it
 	// for a bucket.
 	CheckpointCollection string `yaml:"checkpointCollection"`
+	// JobCollection stores jobs (backfill), with their state and
+	// checkpoint; "__" keeps it out of the journal too.
+	JobCollection string `yaml:"jobCollection"`
 	// Timeout bounds each MongoDB operation (and server selection).
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxAttempts bounds the compare-and-swap attempts of UpdateVersion
@@ -42,6 +46,7 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Database = cmp.Or(c.Database, DefaultDatabase)
 	c.CheckpointCollection = cmp.Or(c.CheckpointCollection, DefaultCheckpointCollection)
+	c.JobCollection = cmp.Or(c.JobCollection, DefaultJobCollection)
 	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
@@ -60,6 +65,9 @@ func (c Config) Validate() error {
 	}
 	if strings.HasPrefix(c.CheckpointCollection, "system.") || strings.ContainsAny(c.CheckpointCollection, "$\x00") {
 		errs = append(errs, fmt.Errorf("mongometa: checkpointCollection %q is not a valid collection name", c.CheckpointCollection))
+	}
+	if strings.HasPrefix(c.JobCollection, "system.") || strings.ContainsAny(c.JobCollection, "$\x00") {
+		errs = append(errs, fmt.Errorf("mongometa: jobCollection %q is not a valid collection name", c.JobCollection))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("mongometa: timeout %s is negative", c.Timeout))

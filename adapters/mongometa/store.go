@@ -3,7 +3,8 @@
 // `metadata`, collection `__metastore` with one document per bucket, and one
 // collection per bucket holding `{_id, value: ObjectMD}` documents keyed in
 // the bucket's v0 or v1 format. It implements ports.MetadataStore,
-// ports.MetadataWriter and ports.Checkpoints, and converts between BSON and
+// ports.MetadataWriter, ports.VersionScanner, ports.Checkpoints and
+// ports.JobStore (collection __backbeat_jobs), and converts between BSON and
 // the domain at its boundary: the stored `value` becomes CloudServer's
 // ObjectMD JSON, which the domain parses.
 package mongometa
@@ -43,6 +44,7 @@ type Store struct {
 	db        *mongo.Database
 	meta      *mongo.Collection
 	ckpt      *mongo.Collection
+	jobs      *mongo.Collection
 
 	mu      sync.Mutex
 	formats map[string]cachedFormat
@@ -116,6 +118,7 @@ func newStore(client *mongo.Client, cfg Config) *Store {
 		db:      db,
 		meta:    db.Collection(MetastoreCollection),
 		ckpt:    db.Collection(cfg.CheckpointCollection),
+		jobs:    db.Collection(cfg.JobCollection),
 		formats: map[string]cachedFormat{},
 		warned:  map[string]bool{},
 	}
