@@ -198,9 +198,14 @@ func (c Config) saramaConfig() (*sarama.Config, error) {
 	sc.Consumer.Group.Session.Timeout = c.SessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = c.HeartbeatInterval
 	sc.Consumer.Group.Rebalance.Timeout = c.RebalanceTimeout
-	// Sticky assignment moves as few partitions as possible when members
-	// come and go, so fewer in-flight records are delivered twice.
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	// Cooperative sticky assignment (KIP-429) moves as few partitions as
+	// possible when members come and go, and members keep consuming the
+	// partitions they keep during the rebalance: only revoked claims end
+	// (their unacked deliveries are redelivered to the new owner). The
+	// eager sticky strategy comes second, so that a group still holding
+	// members of an older release agrees on it during a rolling upgrade.
+	// Strategies are stateful: a config serves one group.
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky(), sarama.NewBalanceStrategySticky()}
 
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("kafkabus: sarama configuration: %w", err)
