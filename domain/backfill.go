@@ -25,6 +25,8 @@ const (
 	SkipFailed SkipReason = "failed"
 	// SkipUnreadable: the version's document cannot be decoded.
 	SkipUnreadable SkipReason = "unreadable"
+	// SkipDeleted: the version was deleted between the walk and its turn.
+	SkipDeleted SkipReason = "deleted"
 )
 
 // BackfillScope is what a backfill job asks for beyond the bucket's rules.
