@@ -13,8 +13,9 @@
 #   stack.sh install               only install (binaries, jars, packages)
 #   stack.sh logs <component...>   print the tail of the components' logs
 #
-# Components: kafka mongo redis s3-source s3-site-a s3-site-b
-#             (s3 = the three S3 servers). Default: all of them.
+# Components: kafka mongo oplog redis s3-source s3-site-a s3-site-b
+#             (s3 = the three S3 servers; oplog = the trimmer that caps the
+#             stand-in's oplog, e2e/stack/oplogtrim). Default: all of them.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,7 +45,13 @@ KAFKA_TOPICS=(backbeat-replication backbeat-replication-status backbeat-replicat
     backbeat-replication-replay backbeat-dead-letter)
 KAFKA_PARTITIONS=8
 
-ALL_COMPONENTS=(kafka mongo redis s3-source s3-site-a s3-site-b)
+ALL_COMPONENTS=(kafka mongo oplog redis s3-source s3-site-a s3-site-b)
+
+# The stand-in's oplog is capped as a real MongoDB caps its own: the newest
+# OPLOG_MAX_ENTRIES entries, none older than OPLOG_MAX_AGE (see
+# e2e/stack/oplogtrim). Override from the environment.
+OPLOG_MAX_ENTRIES="${BACKBEAT_STACK_OPLOG_MAX_ENTRIES:-200000}"
+OPLOG_MAX_AGE="${BACKBEAT_STACK_OPLOG_MAX_AGE:-1h}"
 
 # ---- small helpers -----------------------------------------------------------
 say() { printf '%s\n' "$*"; }
@@ -242,11 +249,12 @@ install_versitygw() {
 # install_for COMPONENTS...: install what the given components need. The slow
 # versitygw build runs in the background while the rest installs.
 install_for() {
-    local want_kafka=0 want_mongo=0 want_redis=0 want_s3=0 c gw_pid=""
+    local want_kafka=0 want_mongo=0 want_oplog=0 want_redis=0 want_s3=0 c gw_pid=""
     for c in "$@"; do
         case "$c" in
         kafka) want_kafka=1 ;;
         mongo) want_mongo=1 ;;
+        oplog) want_oplog=1 ;;
         redis) want_redis=1 ;;
         s3-*) want_s3=1 ;;
         esac
@@ -259,6 +267,7 @@ install_for() {
     ((want_redis == 0)) || install_redis
     ((want_kafka == 0)) || install_kafka
     ((want_mongo == 0)) || install_mongo
+    ((want_oplog == 0)) || install_oplog
     if [[ -n "$gw_pid" ]]; then
         wait "$gw_pid" || die "versitygw install failed"
     fi
@@ -360,6 +369,36 @@ ready_mongo() {
     fi
 }
 
+# ---- oplog trimmer -----------------------------------------------------------------
+install_oplog() {
+    mkdir -p "$STACK/bin"
+    (cd "$ROOT" && go build -o "$STACK/bin/oplogtrim" ./e2e/stack/oplogtrim) || die "oplogtrim build failed"
+}
+
+start_oplog() {
+    rm -f "$STACK/oplog/status.json"
+    spawn oplog "$STACK/bin/oplogtrim" -uri "mongodb://$HOST:$MONGO_PORT" \
+        -max-entries "$OPLOG_MAX_ENTRIES" -max-age "$OPLOG_MAX_AGE" -status "$STACK/oplog/status.json"
+}
+
+probe_oplog() { our_pid oplog >/dev/null; }
+ready_oplog() { wait_until oplog 30 test -s "$STACK/oplog/status.json"; }
+
+# oplog_note: the oplog's size and its oldest entry's age, from the trimmer.
+oplog_note() {
+    local f="$STACK/oplog/status.json"
+    [[ -s "$f" ]] || return 0
+    python3 - "$f" <<'PY' 2>/dev/null || true
+import json, sys, datetime
+s = json.load(open(sys.argv[1]))
+age = "-"
+if s.get("oldest"):
+    o = datetime.datetime.fromisoformat(s["oldest"].replace("Z", "+00:00"))
+    age = "%ds" % (datetime.datetime.now(datetime.timezone.utc) - o).total_seconds()
+print("oplog %d entries, oldest %s old, %d trimmed so far" % (s["entries"], age, s.get("trimmedEver", 0)))
+PY
+}
+
 # ---- redis ---------------------------------------------------------------------------
 start_redis() {
     local d="$STACK/redis"
@@ -413,6 +452,7 @@ addr_of() {
     case "$1" in
     kafka) echo "$HOST:$KAFKA_PORT" ;;
     mongo) echo "mongodb://$HOST:$MONGO_PORT" ;;
+    oplog) echo "local.oplog.rs" ;;
     redis) echo "$HOST:$REDIS_PORT" ;;
     s3-*) echo "http://$HOST:$(s3_port "$1")" ;;
     esac
@@ -422,6 +462,7 @@ probe() {
     case "$1" in
     kafka) probe_kafka ;;
     mongo) probe_mongo ;;
+    oplog) probe_oplog ;;
     redis) probe_redis ;;
     s3-*) probe_s3 "$1" ;;
     esac
@@ -431,6 +472,7 @@ start_component() {
     case "$1" in
     kafka) start_kafka ;;
     mongo) start_mongo ;;
+    oplog) start_oplog ;;
     redis) start_redis ;;
     s3-*) start_s3 "$1" ;;
     esac
@@ -440,6 +482,7 @@ ready_component() {
     case "$1" in
     kafka) ready_kafka ;;
     mongo) ready_mongo ;;
+    oplog) ready_oplog ;;
     redis) ready_redis ;;
     s3-*) ready_s3 "$1" ;;
     esac
@@ -449,6 +492,7 @@ version_of() {
     case "$1" in
     kafka) echo "kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/kafka/pom.xml") (KRaft, controller $HOST:$KAFKA_CONTROLLER_PORT)" ;;
     mongo) echo "mongo-java-server $(sed -n 's:.*<mongo-java-server.version>\(.*\)</mongo-java-server.version>.*:\1:p' "$HERE/mongo/pom.xml") (in-memory, oplog on)" ;;
+    oplog) echo "oplog trimmer (newest $OPLOG_MAX_ENTRIES entries, none older than $OPLOG_MAX_AGE)" ;;
     redis) redis-server --version 2>/dev/null | awk '{print "redis " $3}' | sed 's/v=//' ;;
     s3-*) echo "versitygw $VERSITYGW_VERSION (posix, versioning)" ;;
     esac
@@ -464,7 +508,7 @@ expand() {
         case "$c" in
         all) want+="${ALL_COMPONENTS[*]} " ;;
         s3) want+="s3-source s3-site-a s3-site-b " ;;
-        kafka | mongo | redis | s3-source | s3-site-a | s3-site-b) want+="$c " ;;
+        kafka | mongo | oplog | redis | s3-source | s3-site-a | s3-site-b) want+="$c " ;;
         *) die "unknown component '$c' (known: ${ALL_COMPONENTS[*]} s3)" ;;
         esac
     done
@@ -553,6 +597,7 @@ cmd_status() {
             state=up
             if pid="$(our_pid "$c")"; then
                 note="pid $pid"
+                [[ "$c" != oplog ]] || note="$note, $(oplog_note)"
             else
                 note="not started from this clone"
             fi
