@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -117,7 +118,7 @@ func trim(ctx context.Context, oplog *mongo.Collection, maxEntries int64, maxAge
 	err = oplog.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "ts", Value: 1}})).Decode(&oldest)
 	if err == nil {
 		st.Oldest = time.Unix(int64(oldest.TS.T), 0).UTC()
-	} else if err != mongo.ErrNoDocuments {
+	} else if !errors.Is(err, mongo.ErrNoDocuments) {
 		return st, fmt.Errorf("find the oldest entry: %w", err)
 	}
 	return st, nil
