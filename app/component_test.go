@@ -175,20 +175,7 @@ func aggregateIs(st domain.Status) func(domain.ObjectVersion) bool {
 // bytes and metadata.
 func (h *harness) checkReplica(site string, v domain.ObjectVersion, data []byte) {
 	h.t.Helper()
-	reps, err := h.dests[site].Replicas(context.Background(), v.Bucket+"-replica", v.Key)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var found []ports.StoredReplica
-	for _, r := range reps {
-		if r.SourceVersionID == v.VersionID {
-			found = append(found, r)
-		}
-	}
-	if len(found) != 1 {
-		h.t.Fatalf("site %s holds %d replicas of %s/%s %s, want 1", site, len(found), v.Bucket, v.Key, v.VersionID)
-	}
-	r := found[0]
+	r := h.replicaOf(site, v)
 	if !bytes.Equal(r.Data, data) {
 		h.t.Fatalf("site %s: replica of %s/%s has different bytes", site, v.Bucket, v.Key)
 	}
