@@ -204,6 +204,8 @@ type Job struct {
 	Checkpoint VersionRef
 	// Batch is the batch in progress, if any.
 	Batch *JobBatch
+	// Verify is what a verify job keeps besides (nil for other kinds).
+	Verify *VerifyState
 }
 
 // NewJob validates req and returns the job it starts, running.
@@ -260,6 +262,10 @@ func (j Job) Clone() Job {
 			b.Planned[i].Sites = slices.Clone(b.Planned[i].Sites)
 		}
 		j.Batch = &b
+	}
+	if j.Verify != nil {
+		v := j.Verify.Clone()
+		j.Verify = &v
 	}
 	return j
 }

@@ -333,3 +333,90 @@ type SiteVersion struct {
 	IsDeleteMarker bool
 	LastModified   time.Time
 }
+
+// JobVerify compares a bucket's versions with what the sites hold.
+const JobVerify JobKind = "verify"
+
+// VerifyRequest is what an operator asks of a verify job.
+type VerifyRequest struct {
+	Bucket string
+	Prefix string
+	// Sites restricts the job to these sites; empty means every site the
+	// bucket's rules name.
+	Sites []string
+	// Repair re-queues what can be repaired.
+	Repair bool
+}
+
+// NewVerifyJob validates req and returns the verify job it starts,
+// running, comparing targets (from Bucket.VerifyTargets).
+func NewVerifyJob(id string, req VerifyRequest, targets []VerifyTarget, now time.Time) (Job, error) {
+	var problems []string
+	if id == "" {
+		problems = append(problems, "empty job id")
+	}
+	if req.Bucket == "" {
+		problems = append(problems, "bucket is required")
+	}
+	if len(targets) == 0 {
+		problems = append(problems, "nothing to compare")
+	}
+	seen := map[string]bool{}
+	for _, s := range req.Sites {
+		switch {
+		case s == "":
+			problems = append(problems, "a site name is empty")
+		case seen[s]:
+			problems = append(problems, fmt.Sprintf("site %q is given twice", s))
+		}
+		seen[s] = true
+	}
+	if len(problems) > 0 {
+		return Job{}, fmt.Errorf("%w: %s", ErrInvalidJob, strings.Join(problems, "; "))
+	}
+	now = now.UTC()
+	return Job{
+		ID: id, Kind: JobVerify, Bucket: req.Bucket, Prefix: req.Prefix, Sites: slices.Clone(req.Sites),
+		State: JobRunning, StartedAt: now, UpdatedAt: now,
+		JobCounts: JobCounts{Skipped: map[SkipReason]int64{}, PerSite: map[string]SiteCount{}},
+		Verify:    &VerifyState{Repair: req.Repair, Targets: slices.Clone(targets), VerifyCounts: VerifyCounts{Findings: map[string]map[FindingKind]int64{}}},
+	}, nil
+}
+
+// CommitVerifyBatch records a verify batch compared: its counts (scanned
+// source versions among them), the last key it covered, from which the
+// walk resumes, and the repairs it asks for, done next.
+func (j *Job) CommitVerifyBatch(lastKey string, scanned int64, c VerifyCounts, requeue []Repair, now time.Time) error {
+	if err := j.verifying(); err != nil {
+		return err
+	}
+	j.Scanned += scanned
+	j.Verify.Add(c)
+	j.Verify.LastKey = lastKey
+	j.Verify.Requeue = slices.Clone(requeue)
+	j.UpdatedAt = now.UTC()
+	return nil
+}
+
+// RequeueDone records that the repairs of the last batch are done, n of
+// them leaving a version PENDING for its site.
+func (j *Job) RequeueDone(n int64, now time.Time) error {
+	if j.Verify == nil {
+		return fmt.Errorf("%w: job %s is not a verify job", ErrInvalidJob, j.ID)
+	}
+	j.Verify.Requeued += n
+	j.Queued += n
+	j.Verify.Requeue = nil
+	j.UpdatedAt = now.UTC()
+	return nil
+}
+
+func (j *Job) verifying() error {
+	if j.Verify == nil {
+		return fmt.Errorf("%w: job %s is not a verify job", ErrInvalidJob, j.ID)
+	}
+	if j.State != JobRunning {
+		return fmt.Errorf("%w: job %s is %s", ErrJobNotRunning, j.ID, j.State)
+	}
+	return nil
+}

@@ -484,3 +484,44 @@ func TestFindingSortKeyPutsStatusLiesFirst(t *testing.T) {
 		t.Fatal("AfterKey does not sit between a key's versions and the next key")
 	}
 }
+
+func TestVerifyJobLife(t *testing.T) {
+	if _, err := NewVerifyJob("", VerifyRequest{}, nil, t0); !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("empty request: %v", err)
+	}
+	j, err := NewVerifyJob("vf-1", VerifyRequest{Bucket: "src", Sites: []string{"site-a"}, Repair: true}, []VerifyTarget{targetA}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Kind != JobVerify || j.State != JobRunning || !j.Verify.Repair {
+		t.Fatalf("new job %+v", j)
+	}
+	var c VerifyCounts
+	c.Compared = 3
+	c.AddFinding(Finding{Kind: FindingMissing, Site: "site-a"})
+	rep := []Repair{{VersionRef: VersionRef{Key: "k", VersionID: "1"}, Site: "site-a", Kind: FindingMissing}}
+	if err := j.CommitVerifyBatch("k", 3, c, rep, t0); err != nil {
+		t.Fatal(err)
+	}
+	clone := j.Clone()
+	clone.Verify.Requeue[0].Key = "changed"
+	clone.Verify.Findings["site-a"][FindingMissing] = 9
+	if j.Verify.Requeue[0].Key != "k" || j.Verify.Findings["site-a"][FindingMissing] != 1 {
+		t.Fatal("Clone shares the verify state")
+	}
+	if err := j.RequeueDone(1, t0); err != nil {
+		t.Fatal(err)
+	}
+	if j.Scanned != 3 || j.Verify.Compared != 3 || j.Verify.Requeued != 1 || j.Queued != 1 || j.Verify.Requeue != nil || j.Verify.LastKey != "k" {
+		t.Fatalf("after a batch and its repairs: %+v %+v", j.JobCounts, *j.Verify)
+	}
+	if err := j.Cancel(t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.CommitVerifyBatch("l", 1, c, nil, t0); !errors.Is(err, ErrJobNotRunning) {
+		t.Fatalf("commit after cancel: %v", err)
+	}
+	if err := (&Job{ID: "bf"}).CommitVerifyBatch("l", 1, c, nil, t0); !errors.Is(err, ErrInvalidJob) {
+		t.Fatalf("commit to a backfill job: %v", err)
+	}
+}

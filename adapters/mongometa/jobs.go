@@ -44,6 +44,7 @@ type jobDoc struct {
 	UpdatedAt     time.Time               `bson:"updatedAt"`
 	Checkpoint    refDoc                  `bson:"checkpoint"`
 	Batch         *batchDoc               `bson:"batch"`
+	Verify        *verifyDoc              `bson:"verify,omitempty"`
 }
 
 type siteCountDoc struct {
@@ -92,6 +93,7 @@ func toJobDoc(j domain.Job, rev int64) jobDoc {
 		}
 		d.Batch = b
 	}
+	d.Verify = toVerifyDoc(j.Verify)
 	return d
 }
 
@@ -119,6 +121,7 @@ func (d jobDoc) job() domain.Job {
 		}
 		j.Batch = b
 	}
+	j.Verify = d.Verify.state()
 	return j
 }
 
