@@ -66,6 +66,11 @@ func New(deps Deps, cfg Config) http.Handler {
 		get("/_/crr/resume/{site}/schedule", a.resumeSchedule),
 		get("/_/crr/status", a.siteStatus),
 		get("/_/crr/status/{site}", a.siteStatus),
+
+		post("/_/backfill", a.startBackfill),
+		get("/_/backfill", a.listBackfills),
+		get("/_/backfill/{id}", a.getBackfill),
+		del("/_/backfill/{id}", a.cancelBackfill),
 	}
 	return a
 }

@@ -92,6 +92,9 @@ type Deps struct {
 	// Metadata re-reads each failed version for its size and date, as
 	// upstream does, and answers object progress. Required.
 	Metadata ports.MetadataStore
+	// Backfill starts, lists, shows and cancels backfill jobs. Optional:
+	// without it the backfill routes answer 501 NotImplemented.
+	Backfill *app.BackfillService
 	// Health checks each backing service, by name. Optional.
 	Health map[string]func(context.Context) error
 	// Prometheus serves the Prometheus text exposition at /metrics and

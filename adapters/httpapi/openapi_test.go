@@ -25,7 +25,7 @@ type openapiCall struct {
 // values that exist in the fixture (every enum value for enumerated ones).
 func openapiCalls(t *testing.T, doc *openAPIDoc) []openapiCall {
 	t.Helper()
-	values := map[string][]string{"bucket": {"bkt-oa"}, "key": {"dir/obj"}, "versionId": {"v1"}}
+	values := map[string][]string{"bucket": {"bkt-oa"}, "key": {"dir/obj"}, "versionId": {"v1"}, "id": {openapiJobID}}
 	var calls []openapiCall
 	for path, ops := range doc.Paths {
 		for method, op := range ops {
@@ -80,8 +80,11 @@ func openapiCalls(t *testing.T, doc *openAPIDoc) []openapiCall {
 	return calls
 }
 
+// openapiJobID is a running backfill job of the fixture.
+const openapiJobID = "bf-openapi"
+
 func openapiFixture(t *testing.T) *fixture {
-	f := newFixture(t, withToken(openapiToken))
+	f := newFixture(t, withToken(openapiToken), withBackfill(t, openapiJobID))
 	f.putVersion("bkt-oa", "dir/obj", "v1", 42, map[string]domain.Status{"site-a": domain.StatusFailed})
 	f.fail("site-a", "bkt-oa", "dir/obj", "v1", time.Minute)
 	f.record("site-a", ports.MetricQueued, 3, 10)

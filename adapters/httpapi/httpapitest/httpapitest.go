@@ -34,14 +34,19 @@ type Server struct {
 	Failures *memory.Failures
 	Metrics  *memory.Metrics
 	Control  *memory.SiteControl
+	// Jobs holds the backfill jobs; RunJobs runs them.
+	Jobs *memory.Jobs
 }
 
 // Start serves the API, requiring token (when set) on mutating routes, with
 // the given health checks.
 func Start(t testing.TB, token string, health map[string]func(context.Context) error) *Server {
 	t.Helper()
-	s := &Server{Meta: memory.NewMetadata(), Control: memory.NewSiteControl()}
-	var err error
+	s := &Server{Meta: memory.NewMetadata(), Control: memory.NewSiteControl(), Jobs: memory.NewJobs()}
+	backfill, err := app.NewBackfillService(s.Jobs, s.Meta, Sites)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s.Failures, err = memory.NewFailures(memory.FailuresConfig{}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +64,7 @@ func Start(t testing.TB, token string, health map[string]func(context.Context) e
 		Retrier: &app.FailedRetrier{
 			Metadata: s.Meta, Failures: s.Failures, Locker: memory.NewLocker(), Publisher: bus, Topics: app.DefaultTopics, Log: log,
 		},
-		Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta, Log: log,
+		Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta, Backfill: backfill, Log: log,
 		Health:     health,
 		Prometheus: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, Prometheus) }),
 	}
@@ -96,4 +101,34 @@ func (s *Server) PutFailed(t testing.TB, bucket, key, vid, site string, size int
 	if err := s.Failures.Add(ctx, fe); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// RunJobs runs the backfill jobs started through the API, batch by batch
+// of batchSize versions, each batch taking at least pause, until the test
+// ends.
+func (s *Server) RunJobs(t testing.TB, batchSize int, pause time.Duration) {
+	t.Helper()
+	r := &app.JobRunner{Jobs: s.Jobs, Locks: memory.NewLocker(), Metadata: slowStore{s.Meta, pause}, Scanner: s.Meta,
+		Config: app.JobRunnerConfig{BatchSize: batchSize, Concurrency: 1, Poll: 10 * time.Millisecond}, Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("job runner: %v", err)
+		}
+	})
+}
+
+// slowStore spaces the metadata updates of a job, so that tests see it
+// progress.
+type slowStore struct {
+	*memory.Metadata
+	pause time.Duration
+}
+
+func (s slowStore) UpdateVersion(ctx context.Context, bucket, key, versionID string, update func(*domain.ObjectVersion) error) (domain.ObjectVersion, error) {
+	time.Sleep(s.pause)
+	return s.Metadata.UpdateVersion(ctx, bucket, key, versionID, update)
 }

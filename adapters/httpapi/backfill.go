@@ -1,0 +1,211 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// Error names of the backfill routes.
+const (
+	ErrNameNoSuchBucket    = "NoSuchBucket"
+	ErrNameNoSuchJob       = "NoSuchJob"
+	ErrNameNoReplication   = "ReplicationConfigurationNotFoundError"
+	ErrNameJobNotRunning   = "JobNotRunning"
+	ErrNameNotImplemented  = "NotImplemented"
+	errBackfillUnavailable = "backfill jobs are not available in this process"
+)
+
+// backfillJob is the JSON of a job, as GET /_/backfill/<id> answers it.
+type backfillJob struct {
+	ID            string                      `json:"id"`
+	Kind          string                      `json:"kind"`
+	Bucket        string                      `json:"bucket"`
+	Prefix        string                      `json:"prefix"`
+	Sites         []string                    `json:"sites"`
+	IncludeFailed bool                        `json:"includeFailed"`
+	DryRun        bool                        `json:"dryRun"`
+	Rate          float64                     `json:"rate"`
+	State         string                      `json:"state"`
+	Scanned       int64                       `json:"scanned"`
+	Total         int64                       `json:"total"`
+	Progress      float64                     `json:"progress"`
+	Queued        int64                       `json:"queued"`
+	Skipped       map[string]int64            `json:"skipped"`
+	BytesQueued   int64                       `json:"bytesQueued"`
+	PerSite       map[string]domain.SiteCount `json:"perSite"`
+	StartedAt     string                      `json:"startedAt"`
+	UpdatedAt     string                      `json:"updatedAt"`
+	Error         string                      `json:"error"`
+	Checkpoint    *domain.VersionRef          `json:"checkpoint,omitempty"`
+}
+
+func toBackfillJob(j domain.Job) backfillJob {
+	out := backfillJob{
+		ID: j.ID, Kind: string(j.Kind), Bucket: j.Bucket, Prefix: j.Prefix, Sites: j.Sites,
+		IncludeFailed: j.IncludeFailed, DryRun: j.DryRun, Rate: j.Rate, State: string(j.State),
+		Scanned: j.Scanned, Total: j.Total, Progress: math.Round(j.Progress()*10000) / 10000,
+		Queued: j.Queued, Skipped: map[string]int64{}, BytesQueued: j.BytesQueued, PerSite: map[string]domain.SiteCount{},
+		StartedAt: j.StartedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: j.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		Error: j.Error,
+	}
+	if out.Sites == nil {
+		out.Sites = []string{}
+	}
+	for r, n := range j.Skipped {
+		out.Skipped[string(r)] = n
+	}
+	for s, c := range j.PerSite {
+		out.PerSite[s] = c
+	}
+	if !j.Checkpoint.IsZero() {
+		c := j.Checkpoint
+		out.Checkpoint = &c
+	}
+	return out
+}
+
+// backfillRequest is the body of POST /_/backfill.
+type backfillRequest struct {
+	Bucket        string   `json:"bucket"`
+	Prefix        string   `json:"prefix"`
+	Sites         []string `json:"sites"`
+	IncludeFailed bool     `json:"includeFailed"`
+	DryRun        bool     `json:"dryRun"`
+	Rate          float64  `json:"rate"`
+}
+
+func (a *api) backfillService() (*app.BackfillService, error) {
+	if a.deps.Backfill == nil {
+		return nil, newError(http.StatusNotImplemented, ErrNameNotImplemented, errBackfillUnavailable)
+	}
+	return a.deps.Backfill, nil
+}
+
+// startBackfill answers POST /_/backfill: {"id": "<job id>"}.
+func (a *api) startBackfill(w http.ResponseWriter, r *http.Request, _ params) error {
+	svc, err := a.backfillService()
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	req, err := parseBackfillBody(body)
+	if err != nil {
+		return err
+	}
+	job, err := svc.Start(r.Context(), domain.JobRequest{
+		Bucket: req.Bucket, Prefix: req.Prefix, Sites: req.Sites, IncludeFailed: req.IncludeFailed, DryRun: req.DryRun, Rate: req.Rate,
+	})
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return newError(http.StatusNotFound, ErrNameNoSuchBucket, "bucket %q does not exist", req.Bucket)
+	case errors.Is(err, app.ErrNoReplication):
+		return newError(http.StatusBadRequest, ErrNameNoReplication, "bucket %q has no replication configuration (or no versioning): there is nothing to backfill", req.Bucket)
+	case errors.Is(err, app.ErrUnknownSite), errors.Is(err, domain.ErrInvalidJob):
+		return errMalformed("%v", err)
+	case err != nil:
+		return fmt.Errorf("start backfill: %w", err)
+	}
+	a.log.Info("backfill started", "job", job.ID, "bucket", job.Bucket, "prefix", job.Prefix, "sites", job.Sites, "dryRun", job.DryRun)
+	return writeJSON(w, http.StatusOK, map[string]string{"id": job.ID})
+}
+
+// parseBackfillBody checks the body's shape, reporting every problem.
+func parseBackfillBody(body []byte) (backfillRequest, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return backfillRequest{}, errMalformed(`body must be a JSON object such as {"bucket": "photos"}`)
+	}
+	var req backfillRequest
+	var problems []string
+	field := func(name string, dst any, what string) bool {
+		v, ok := raw[name]
+		if !ok || string(v) == "null" {
+			return true
+		}
+		if err := json.NewDecoder(bytes.NewReader(v)).Decode(dst); err != nil {
+			problems = append(problems, fmt.Sprintf("%s must be %s", name, what))
+			return false
+		}
+		return true
+	}
+	if field("bucket", &req.Bucket, "a string") && req.Bucket == "" {
+		problems = append(problems, "bucket is required")
+	}
+	field("prefix", &req.Prefix, "a string")
+	field("sites", &req.Sites, "an array of site names")
+	field("includeFailed", &req.IncludeFailed, "a boolean")
+	field("dryRun", &req.DryRun, "a boolean")
+	field("rate", &req.Rate, "a number of versions per second")
+	if req.Rate < 0 {
+		problems = append(problems, "rate must not be negative (0: unbounded)")
+	}
+	if len(problems) > 0 {
+		return backfillRequest{}, errMalformed("%s", strings.Join(problems, "; "))
+	}
+	return req, nil
+}
+
+// listBackfills answers GET /_/backfill: every backfill job, newest first.
+func (a *api) listBackfills(w http.ResponseWriter, r *http.Request, _ params) error {
+	svc, err := a.backfillService()
+	if err != nil {
+		return err
+	}
+	jobs, err := svc.Jobs(r.Context())
+	if err != nil {
+		return fmt.Errorf("list backfill jobs: %w", err)
+	}
+	out := make([]backfillJob, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, toBackfillJob(j))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// getBackfill answers GET /_/backfill/<id>.
+func (a *api) getBackfill(w http.ResponseWriter, r *http.Request, p params) error {
+	svc, err := a.backfillService()
+	if err != nil {
+		return err
+	}
+	j, err := svc.Job(r.Context(), p["id"])
+	if errors.Is(err, ports.ErrNotFound) {
+		return newError(http.StatusNotFound, ErrNameNoSuchJob, "backfill job %q does not exist", p["id"])
+	}
+	if err != nil {
+		return fmt.Errorf("read backfill job %s: %w", p["id"], err)
+	}
+	return writeJSON(w, http.StatusOK, toBackfillJob(j))
+}
+
+// cancelBackfill answers DELETE /_/backfill/<id> with the job, cancelled.
+func (a *api) cancelBackfill(w http.ResponseWriter, r *http.Request, p params) error {
+	svc, err := a.backfillService()
+	if err != nil {
+		return err
+	}
+	j, err := svc.Cancel(r.Context(), p["id"])
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return newError(http.StatusNotFound, ErrNameNoSuchJob, "backfill job %q does not exist", p["id"])
+	case errors.Is(err, domain.ErrJobNotRunning):
+		return newError(http.StatusConflict, ErrNameJobNotRunning, "backfill job %q already ended", p["id"])
+	case err != nil:
+		return fmt.Errorf("cancel backfill job %s: %w", p["id"], err)
+	}
+	a.log.Info("backfill cancelled", "job", j.ID)
+	return writeJSON(w, http.StatusOK, toBackfillJob(j))
+}
