@@ -140,6 +140,12 @@ func (f *FailedRetrier) oldestFirst(ctx context.Context, reqs []RetryRequest) []
 }
 
 func (f *FailedRetrier) retryOne(ctx context.Context, req RetryRequest) (domain.ObjectVersion, error) {
+	if req.VersionID == "" {
+		// Upstream takes entries without a version id, for non-versioned
+		// buckets; only versioned buckets are replicated here, so there is
+		// nothing such an entry can name.
+		return domain.ObjectVersion{}, fmt.Errorf("%w: no version id (only versions of versioned buckets are replicated)", ports.ErrNotFound)
+	}
 	ttl := f.LockTTL
 	if ttl == 0 {
 		ttl = time.Minute

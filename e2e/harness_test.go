@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/openbackbeat/backbeat/adapters/apiclient"
 	"github.com/openbackbeat/backbeat/adapters/kafkabus"
 	"github.com/openbackbeat/backbeat/adapters/mongometa"
@@ -33,6 +36,7 @@ import (
 const (
 	mongoURI    = "mongodb://127.0.0.1:27117"
 	kafkaBroker = "127.0.0.1:19092"
+	redisAddr   = "127.0.0.1:16379"
 	accessKey   = "backbeat"
 	secretKey   = "backbeat-secret-key"
 )
@@ -182,12 +186,7 @@ func newEnv(t *testing.T, extra ...string) *Env {
 	if err != nil {
 		t.Fatalf("mongo: %v", err)
 	}
-	t.Cleanup(func() {
-		if !t.Failed() {
-			_ = e.Meta.Database().Drop(context.Background())
-		}
-		_ = e.Meta.Close(context.Background())
-	})
+	t.Cleanup(func() { _ = e.Meta.Close(context.Background()) })
 	e.Source = newS3(t, sourceEndpoint)
 	readers := map[string]ports.ReplicaReader{}
 	for _, s := range siteNames {
@@ -196,6 +195,8 @@ func newEnv(t *testing.T, extra ...string) *Env {
 	}
 	e.Sim = &app.Simulator{Metadata: e.Meta, Objects: e.Source, Versions: e.Meta}
 	e.Checker = &Checker{Metadata: e.Meta, Sites: readers}
+	// Registered before stopAll, so it runs after the roles stopped.
+	t.Cleanup(func() { e.purge(db) })
 	if e.API, err = apiclient.New("http://" + apiAddr); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +214,41 @@ func newS3(t *testing.T, endpoint string) *s3site.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// purge removes what the scenario created on the shared stack, passed or
+// failed (the role logs stay, for the post-mortem of a failure): its
+// database, topics, Redis keys and S3 buckets. BACKBEAT_E2E_KEEP=1 keeps
+// everything of a failed scenario.
+func (e *Env) purge(db string) {
+	if e.t.Failed() && os.Getenv("BACKBEAT_E2E_KEEP") == "1" {
+		e.t.Logf("BACKBEAT_E2E_KEEP=1: database %s, topics %s-*, Redis keys %s:*, buckets %s-* kept", db, e.Run, e.Run, e.Run)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := Leftovers{DatabasePrefixes: []string{db}, TopicPrefixes: []string{e.Run + "-"}, RedisPrefixes: []string{e.Run + ":"}, S3Prefixes: []string{e.Run + "-"}}
+	var errs []error
+	if _, err := PurgeMongo(ctx, e.Meta.Client(), l); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := PurgeTopics([]string{kafkaBroker}, l); err != nil {
+		errs = append(errs, err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	if _, err := PurgeRedis(ctx, rdb, l); err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range append([]*s3site.Client{e.Source}, e.Sites["site-a"], e.Sites["site-b"]) {
+		if _, err := PurgeBuckets(ctx, c.S3(), l); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Versions under object lock outlive the scenario: not a failure.
+		e.t.Logf("cleanup of run %s left something behind: %v", e.Run, err)
+	}
 }
 
 // Proc is one role process. It can be killed and started again; its output

@@ -189,8 +189,8 @@ func TestAPIErrors(t *testing.T) {
 	if err := authed.client.Pause(ctx, "site-a"); err != nil {
 		t.Fatalf("with token: %v", err)
 	}
-	_, err = authed.client.Retry(ctx, []apiclient.RetryEntry{{Bucket: "b", Key: "k", VersionID: "v", StorageClass: "nowhere"}})
-	if apiclient.ErrorName(err) != "MalformedPOSTRequest" || !strings.Contains(err.Error(), `the backbeat API refused POST /_/crr/failed: 400 MalformedPOSTRequest: The body of your POST request is not well-formed: entry 0: StorageClass "nowhere"`) {
+	_, err = authed.client.Retry(ctx, []apiclient.RetryEntry{{Bucket: "b", Key: "", VersionID: "v", StorageClass: "site-a"}})
+	if apiclient.ErrorName(err) != "MalformedPOSTRequest" || !strings.Contains(err.Error(), `the backbeat API refused POST /_/crr/failed: 400 MalformedPOSTRequest: The body of your POST request is not well-formed: entry 0: Key must be a non-empty string`) {
 		t.Fatalf("bad retry: %v", err)
 	}
 	_, err = authed.client.SiteMetrics(ctx, "nowhere")

@@ -11,18 +11,6 @@ import (
 	"time"
 )
 
-// Health is the healthcheck's answer.
-type Health struct {
-	Status              string                   `json:"status"`
-	InternalConnections map[string]ServiceHealth `json:"internalConnections"`
-}
-
-// ServiceHealth is one backing service's health.
-type ServiceHealth struct {
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
 // Health returns the health of every backing service. An unhealthy
 // service is reported in the answer, not as an error: the API answers it
 // with status 500 and the same body.

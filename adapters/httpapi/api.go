@@ -37,10 +37,10 @@ func New(deps Deps, cfg Config) http.Handler {
 	// Order matters only between templates that match the same paths: the
 	// first route whose template, method and condition fit takes the request.
 	a.routes = []*route{
-		get("/_/healthcheck", a.healthcheck),
-		get("/_/monitoring/metrics", a.prometheus),
-		get("/metrics", a.prometheus),
-		get("/_/openapi.yaml", a.openapi),
+		get("/_/healthcheck", a.healthcheck).methodNotAllowed(),
+		get("/_/monitoring/metrics", a.prometheus).methodNotAllowed(),
+		get("/metrics", a.prometheus).methodNotAllowed(),
+		get("/_/openapi.yaml", a.openapi).methodNotAllowed(),
 
 		get("/_/metrics/crr/{site}", a.siteMetrics),
 		get("/_/metrics/crr/{site}/{type}", a.siteMetrics),
@@ -53,6 +53,9 @@ func New(deps Deps, cfg Config) http.Handler {
 		// in the query. Ours: the version is the last path segment.
 		get("/_/crr/failed/{bucket}/{key}", a.failedVersion).onlyWhen(versionIDQuery),
 		get("/_/crr/failed/{bucket}/{key}/{versionId}", a.failedVersion).onlyWhen(noVersionIDQuery),
+		// Without a version id upstream takes these for the site listing.
+		get("/_/crr/failed/{bucket}/{key}", a.listFailed),
+		get("/_/crr/failed/{bucket}", a.listFailed),
 
 		post("/_/crr/pause", a.pause),
 		post("/_/crr/pause/{site}", a.pause),

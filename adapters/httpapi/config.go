@@ -97,6 +97,11 @@ type Deps struct {
 	Backfill *app.BackfillService
 	// Health checks each backing service, by name. Optional.
 	Health map[string]func(context.Context) error
+	// Bus describes the bus topics for the healthcheck, through the
+	// publisher's own connection: its error says the publisher cannot
+	// reach the bus. Optional: without it the healthcheck lists no topic
+	// and no kafkaProducer.
+	Bus func(context.Context) ([]BusTopic, error)
 	// Prometheus serves the Prometheus text exposition at /metrics and
 	// /_/monitoring/metrics. Optional: without it both routes serve an empty,
 	// valid exposition.

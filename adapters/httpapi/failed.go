@@ -54,7 +54,10 @@ func isoTime(t time.Time) string {
 
 // listFailed answers GET /_/crr/failed?sitename=<site>&marker=<score>.
 // Upstream reads sitename (its route comment says site): both are taken.
-// Without a site the listing is empty, as upstream's.
+// Without a site, or with one that is not configured, the listing is
+// empty, as upstream's, which does not check the name. Upstream also
+// answers the listing on /_/crr/failed/<bucket>[/<key>] without a
+// version id, ignoring bucket and key: so does this.
 func (a *api) listFailed(w http.ResponseWriter, r *http.Request, _ params) error {
 	q := r.URL.Query()
 	var site string
@@ -82,11 +85,8 @@ func (a *api) listFailed(w http.ResponseWriter, r *http.Request, _ params) error
 		}
 		marker = m
 	}
-	if site == "" {
+	if site == "" || !slices.Contains(a.deps.Sites.Sites, site) {
 		return writeJSON(w, http.StatusOK, failedPage{Versions: []failedVersion{}})
-	}
-	if !slices.Contains(a.deps.Sites.Sites, site) {
-		return a.errUnknownSite(site)
 	}
 	page, err := a.deps.Failures.List(r.Context(), site, marker, FailedPageSize)
 	if err != nil {
@@ -169,19 +169,32 @@ type retriedVersion struct {
 }
 
 // retryFailed answers POST /_/crr/failed: the body is a JSON array of
-// {Bucket, Key, VersionId, StorageClass, ForceRetry?}; the answer is the
-// array of entries re-queued. As upstream, entries that are not failed (or
-// whose version is gone, or that another retry holds) are left out.
-// Entries that failed for another reason make the request fail with 500
-// after the others were re-queued; sending the same body again is safe.
+// {Bucket, Key, VersionId?, StorageClass, ForceRetry?}; the answer is the
+// array of entries re-queued. The body's shape is checked as a whole (400
+// for any entry that is not an object with the right types); then, as
+// upstream (lib/api/BackbeatAPI.js retryFailedCRR), each entry is judged
+// on its own: one naming a site that is not configured, without a version
+// id, not failed, whose version is gone, or that another retry holds, is
+// left out of the answer while the others are re-queued. Entries that
+// failed for another reason make the request fail with 500 after the
+// others were re-queued; sending the same body again is safe.
 func (a *api) retryFailed(w http.ResponseWriter, r *http.Request, _ params) error {
 	body, err := readBody(r, a.cfg.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
-	reqs, err := parseRetryBody(body, a.deps.Sites.Sites)
+	entries, err := parseRetryBody(body)
 	if err != nil {
 		return err
+	}
+	reqs := make([]app.RetryRequest, 0, len(entries))
+	for _, req := range entries {
+		if !slices.Contains(a.deps.Sites.Sites, req.Site) {
+			a.log.Info("failed entry not retried", "bucket", req.Bucket, "key", req.Key, "version", req.VersionID, "site", req.Site,
+				"reason", fmt.Sprintf("StorageClass %q is not a configured site (configured sites: %s)", req.Site, strings.Join(a.deps.Sites.Sites, ", ")))
+			continue
+		}
+		reqs = append(reqs, req)
 	}
 	results := a.deps.Retrier.Retry(r.Context(), reqs)
 	out := make([]retriedVersion, 0, len(results))
@@ -209,14 +222,16 @@ func (a *api) retryFailed(w http.ResponseWriter, r *http.Request, _ params) erro
 // maxProblems bounds the problems listed in one error description.
 const maxProblems = 10
 
-// parseRetryBody validates a retry body and reports every problem found
-// (up to maxProblems). Bucket, Key, VersionId and StorageClass are required
-// non-empty strings (upstream tolerates a missing VersionId, for
-// non-versioned buckets, which this service does not replicate);
-// StorageClass must be a configured site; ForceRetry, when present, a
-// boolean. Unknown fields are ignored. Duplicates are collapsed by the
-// retrier.
-func parseRetryBody(body []byte, sites []string) ([]app.RetryRequest, error) {
+// parseRetryBody checks the shape of a retry body and reports every
+// problem found (up to maxProblems): a non-empty array of at most
+// MaxRetryEntries objects whose Bucket, Key and StorageClass are
+// non-empty strings, as upstream requires; VersionId, when present and
+// not null, a string (upstream takes an entry without one, for
+// non-versioned buckets); ForceRetry, when present, a boolean. Unknown
+// fields are ignored. Whether StorageClass names a configured site is
+// judged per entry by the caller, as upstream does. Duplicates are
+// collapsed by the retrier.
+func parseRetryBody(body []byte) ([]app.RetryRequest, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -256,13 +271,14 @@ func parseRetryBody(body []byte, sites []string) ([]app.RetryRequest, error) {
 			return s
 		}
 		req := app.RetryRequest{
-			Bucket:    str("Bucket", e["Bucket"]),
-			Key:       str("Key", e["Key"]),
-			VersionID: str("VersionId", e["VersionId"]),
-			Site:      str("StorageClass", e["StorageClass"]),
+			Bucket: str("Bucket", e["Bucket"]),
+			Key:    str("Key", e["Key"]),
+			Site:   str("StorageClass", e["StorageClass"]),
 		}
-		if req.Site != "" && !slices.Contains(sites, req.Site) {
-			bad(i, "StorageClass %q is not a configured site (configured sites: %s)", req.Site, strings.Join(sites, ", "))
+		if v := e["VersionId"]; len(v) > 0 && string(v) != "null" {
+			if err := json.Unmarshal(v, &req.VersionID); err != nil {
+				bad(i, "VersionId must be a string")
+			}
 		}
 		if f := e["ForceRetry"]; len(f) > 0 && string(f) != "null" {
 			if err := json.Unmarshal(f, &req.Force); err != nil {

@@ -190,7 +190,7 @@ func TestRealServices(t *testing.T) {
 	if rec := f.do(http.MethodPost, "/_/crr/resume", nil); rec.Code != http.StatusOK {
 		t.Fatalf("resume: %d %s", rec.Code, rec.Body)
 	}
-	if h := decode[healthBody](t, f.do(http.MethodGet, "/_/healthcheck", nil), http.StatusOK); h.Status != "ok" || len(h.InternalConnections) != 2 {
+	if h := decode[healthBody](t, f.do(http.MethodGet, "/_/healthcheck", nil), http.StatusOK); h.Status != "ok" || len(h.InternalConnections) != 3 {
 		t.Fatalf("health: %+v", h)
 	}
 }

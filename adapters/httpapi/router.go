@@ -32,6 +32,9 @@ type route struct {
 	// is answered if no other route takes the request.
 	when   func(r *http.Request) *apiError
 	handle func(w http.ResponseWriter, r *http.Request, p params) error
+	// strict makes a wrong method on the route's path answer 405, as
+	// upstream does on its healthcheck and Prometheus routes only.
+	strict bool
 }
 
 const greedyParam = "{key}"
@@ -45,6 +48,12 @@ func newRoute(method, pattern string, handle func(http.ResponseWriter, *http.Req
 
 func (rt *route) onlyWhen(f func(r *http.Request) *apiError) *route {
 	rt.when = f
+	return rt
+}
+
+// methodNotAllowed makes the route answer a wrong method with 405.
+func (rt *route) methodNotAllowed() *route {
+	rt.strict = true
 	return rt
 }
 
@@ -114,6 +123,13 @@ func (rt *route) allows(method string) bool {
 	return method == rt.method || method == http.MethodHead && rt.method == http.MethodGet
 }
 
+// upstreamMethod reports whether upstream's server takes method at all
+// (lib/api/BackbeatServer.js: GET, POST, DELETE); it answers any other
+// with 405 before looking at the path.
+func upstreamMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodPost || method == http.MethodDelete
+}
+
 func mutating(method string) bool {
 	return method != http.MethodGet && method != http.MethodHead
 }
@@ -152,6 +168,7 @@ func (a *api) dispatch(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(path[1:], "/")
 	var allowed []string
 	var refused *apiError
+	strict := false
 	for _, rt := range a.routes {
 		p, ok := rt.match(segs)
 		if !ok {
@@ -159,6 +176,7 @@ func (a *api) dispatch(w http.ResponseWriter, r *http.Request) {
 		}
 		if !rt.allows(r.Method) {
 			allowed = append(allowed, rt.method)
+			strict = strict || rt.strict
 			continue
 		}
 		if rt.when != nil {
@@ -173,6 +191,13 @@ func (a *api) dispatch(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case refused != nil:
 		writeError(w, refused)
+	case len(allowed) > 0 && !strict && upstreamMethod(r.Method):
+		// Upstream (lib/api/BackbeatAPI.js findValidRoute) matches the
+		// method with the path: a known path asked with another of its
+		// methods does not exist.
+		slices.Sort(allowed)
+		writeError(w, errRouteNotFound("path %s does not exist for %s (it answers %s)",
+			path, r.Method, strings.Join(slices.Compact(allowed), ", ")))
 	case len(allowed) > 0:
 		slices.Sort(allowed)
 		allowed = slices.Compact(allowed)

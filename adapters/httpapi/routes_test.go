@@ -39,7 +39,6 @@ func TestUnknownRoutes(t *testing.T) {
 		"/_/metrics/crr/site-a/throughput/bucket", "/_/metrics/crr/site-a/throughput/bucket/",
 		"/_/metrics/crr/site-a/progress/bucket/object", "/_/metrics/crr/site-a/progress/bucket/object?versionId=",
 		"/_/metrics/crr/site-a/backlog/extra", "/_/crr", "/_/crr/statuss", "/_/crr/status/site-a/extra",
-		"/_/crr/failed/bucket", "/_/crr/failed/bucket/key", "/_/crr/failed/bucket/key/vid?versionId=",
 		"/_/healthcheck/", "/_/crr/status/", "/_/backbeat/api/healthcheck", "/_/openapi.json",
 	}
 	for _, p := range paths {
@@ -53,7 +52,6 @@ func TestUnknownRoutes(t *testing.T) {
 	for _, p := range []string{"/_/crr/pause/site-a/schedule", "/_/crr/resume/site-a/other", "/_/crr/failed/x", "/_/nope"} {
 		wantError(t, f.do(http.MethodPost, p, nil), http.StatusNotFound, ErrNameRouteNotFound)
 	}
-	wantError(t, f.do(http.MethodGet, "/_/crr/failed/b/k", nil), http.StatusNotFound, ErrNameRouteNotFound, "must provide object key and version ID")
 }
 
 func TestUnknownSite(t *testing.T) {
@@ -64,7 +62,6 @@ func TestUnknownSite(t *testing.T) {
 		{"GET", "/_/metrics/crr/wrong-site/completions"},
 		{"GET", "/_/metrics/crr/wrong-site/progress/b/k?versionId=v"},
 		{"GET", "/_/metrics/crr/wrong-site/throughput/b/k?versionId=v"},
-		{"GET", "/_/crr/failed?sitename=wrong-site"},
 		{"POST", "/_/crr/pause/wrong-site"},
 		{"POST", "/_/crr/resume/wrong-site"},
 		{"POST", "/_/crr/resume/wrong-site/schedule"},
@@ -96,12 +93,10 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"POST", "/_/healthcheck", "GET, HEAD"},
 		{"POST", "/_/monitoring/metrics", "GET, HEAD"},
 		{"PUT", "/_/crr/pause", "POST"},
-		{"GET", "/_/crr/pause/site-a", "POST"},
-		{"POST", "/_/crr/status", "GET, HEAD"},
+		{"HEAD", "/_/crr/pause/site-a", "POST"},
 		{"PATCH", "/_/crr/failed", "GET, POST, HEAD"},
-		{"DELETE", "/_/crr/failed", "GET, POST, HEAD"},
 		{"PUT", "/_/crr/resume/site-a/schedule", "DELETE, GET, POST, HEAD"},
-		{"POST", "/_/metrics/crr/all", "GET, HEAD"},
+		{"PUT", "/_/metrics/crr/all", "GET, HEAD"},
 	} {
 		rec := f.do(r.method, r.path, nil)
 		if rec.Code != http.StatusMethodNotAllowed {
@@ -124,7 +119,7 @@ func TestHealthcheck(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
 		rec := f.do(http.MethodGet, "/_/healthcheck", nil)
-		want := `{"status":"ok","internalConnections":{"kafka":{"status":"ok"},"redis":{"status":"ok"}}}`
+		want := `{"topics":{},"internalConnections":{"kafka":{"status":"ok"},"redis":{"status":"ok"},` + noZookeeperJSON + `},"status":"ok"}`
 		if rec.Code != 200 || rec.Body.String() != want {
 			t.Fatalf("got %d %s, want 200 %s", rec.Code, rec.Body, want)
 		}
@@ -133,7 +128,7 @@ func TestHealthcheck(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, withDeps(func(d *Deps) { d.Health = nil }))
 		rec := f.do(http.MethodGet, "/_/healthcheck", nil)
-		if want := `{"status":"ok","internalConnections":{}}`; rec.Code != 200 || rec.Body.String() != want {
+		if want := `{"topics":{},"internalConnections":{` + noZookeeperJSON + `},"status":"ok"}`; rec.Code != 200 || rec.Body.String() != want {
 			t.Fatalf("got %d %s, want 200 %s", rec.Code, rec.Body, want)
 		}
 	})
@@ -148,8 +143,11 @@ func TestHealthcheck(t *testing.T) {
 			}
 		}), func(_ *Deps, c *Config) { c.HealthTimeout = 20 * time.Millisecond })
 		rec := f.do(http.MethodGet, "/_/healthcheck", nil)
-		body := decode[healthBody](t, rec, http.StatusInternalServerError)
-		want := map[string]string{"kafka": "", "redis": "connection refused", "mongo": "deadline exceeded", "s3": "panicked"}
+		body := decode[struct {
+			Status              string                  `json:"status"`
+			InternalConnections map[string]serviceState `json:"internalConnections"`
+		}](t, rec, http.StatusInternalServerError)
+		want := map[string]string{"kafka": "", "redis": "connection refused", "mongo": "deadline exceeded", "s3": "panicked", "zookeeper": ""}
 		if body.Status != "error" || len(body.InternalConnections) != len(want) {
 			t.Fatalf("body %s", rec.Body)
 		}
@@ -566,13 +564,13 @@ func TestRetryFailedBadBodies(t *testing.T) {
 		`[{"Key":"b","VersionId":"c","StorageClass":"site-a"}]`:                                 "entry 0: Bucket must be a non-empty string",
 		`[{"Bucket":"a","VersionId":"c","StorageClass":"site-a"}]`:                              "entry 0: Key must be a non-empty string",
 		`[{"Bucket":"a","Key":"b","VersionId":"c"}]`:                                            "entry 0: StorageClass must be a non-empty string",
-		`[{"Bucket":"a","Key":"b","StorageClass":"site-a"}]`:                                    "entry 0: VersionId must be a non-empty string",
+		`[{"Bucket":"a","Key":"b","VersionId":3,"StorageClass":"site-a"}]`:                      "entry 0: VersionId must be a string",
 		`[{"bucket":"a","Key":"b","VersionId":"c","StorageClass":"site-a"}]`:                    "Bucket must be a non-empty string",
 		`[{"Bucket":1,"Key":"b","VersionId":"c","StorageClass":"site-a"}]`:                      "Bucket must be a non-empty string",
 		`[{"Bucket":"","Key":"b","VersionId":"c","StorageClass":"site-a"}]`:                     "Bucket must be a non-empty string",
-		`[{"Bucket":"a","Key":"b","VersionId":"c","StorageClass":"nowhere"}]`:                   `StorageClass "nowhere" is not a configured site`,
+		`[{"Bucket":"a","Key":"b","VersionId":"c","StorageClass":5}]`:                           "StorageClass must be a non-empty string",
 		`[{"Bucket":"a","Key":"b","VersionId":"c","StorageClass":"site-a","ForceRetry":"yes"}]`: "ForceRetry must be a boolean",
-		`[{"Bucket":"a","Key":"b","VersionId":"c","StorageClass":"site-a"},{"Bucket":"a"}]`:     "entry 1: Key must be a non-empty string; entry 1: VersionId",
+		`[{"Bucket":"a","Key":"b","VersionId":"c","StorageClass":"site-a"},{"Bucket":"a"}]`:     "entry 1: Key must be a non-empty string; entry 1: StorageClass",
 		mustJSON(many): fmt.Sprintf("more than the %d allowed", MaxRetryEntries),
 	} {
 		rec := f.do(http.MethodPost, "/_/crr/failed", body)

@@ -17,7 +17,10 @@ import (
 
 // Publisher is a ports.Publisher on Kafka. It is safe for concurrent use.
 type Publisher struct {
-	cfg       Config
+	cfg Config
+	// client is the producer's own connection to the cluster; Topics
+	// asks it for metadata.
+	client    sarama.Client
 	producer  sarama.SyncProducer
 	marshaler kafka.Marshaler
 
@@ -43,12 +46,18 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	producer, err := sarama.NewSyncProducer(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
+		return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
+	}
+	producer, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		_ = client.Close()
 		return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
 	}
 	return &Publisher{
 		cfg:      cfg,
+		client:   client,
 		producer: producer,
 		// watermill-kafka's marshaler defines the record layout (payload
 		// as value, headers as Kafka headers, a message UUID header) so
@@ -184,7 +193,12 @@ func (p *Publisher) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.sending.Wait()
-	if err := p.producer.Close(); err != nil {
+	// A producer made from a client leaves the client open.
+	err := p.producer.Close()
+	if cerr := p.client.Close(); cerr != nil && !errors.Is(cerr, sarama.ErrClosedClient) {
+		err = errors.Join(err, cerr)
+	}
+	if err != nil {
 		return fmt.Errorf("kafkabus: close producer: %w", err)
 	}
 	return nil

@@ -250,6 +250,9 @@ func (c *ctl) health(ctx context.Context) error {
 			s := h.InternalConnections[name]
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, s.Status, s.Error)
 		}
+		if h.ISRHealth != "" {
+			fmt.Fprintf(tw, "isrHealth\t%s\t\n", h.ISRHealth)
+		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
@@ -519,6 +522,11 @@ func (c *ctl) failedRetry(ctx context.Context, e apiclient.RetryEntry) error {
 		}
 	}
 	if len(out) == 0 {
+		// The API skips an entry naming an unknown site, as upstream does:
+		// say why here.
+		if sites, err := c.sites(ctx); err == nil && !slices.Contains(sites, e.StorageClass) {
+			return fmt.Errorf("not retried: %q is not a configured site (configured: %s)", e.StorageClass, strings.Join(sites, ", "))
+		}
 		if e.ForceRetry {
 			return fmt.Errorf("not retried: %s/%s version %s does not exist or is not replicated to %s, or a retry of it is already in progress",
 				e.Bucket, e.Key, e.VersionID, e.StorageClass)

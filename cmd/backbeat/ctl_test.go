@@ -240,7 +240,7 @@ func TestCtlFailed(t *testing.T) {
 	if _, err := e.ctl("failed", "retry", "bkt-ctl", "dir/one", "v1", "site-a"); err == nil || !strings.Contains(err.Error(), "not retried") || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("second retry: %v", err)
 	}
-	if _, err := e.ctl("failed", "retry", "bkt-ctl", "dir/one", "v1", "nowhere"); err == nil || !strings.Contains(err.Error(), `400 MalformedPOSTRequest`) {
+	if _, err := e.ctl("failed", "retry", "bkt-ctl", "dir/one", "v1", "nowhere"); err == nil || err.Error() != `not retried: "nowhere" is not a configured site (configured: site-a, site-b)` {
 		t.Fatalf("retry to an unknown site: %v", err)
 	}
 	var retried []map[string]any
