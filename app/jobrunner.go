@@ -63,8 +63,10 @@ type JobRunner struct {
 	// never holds.
 	Metrics   ports.MetricsRecorder
 	Telemetry *BackfillTelemetry
-	Config    JobRunnerConfig
-	Log       *slog.Logger
+	// Verify is what verify jobs need besides.
+	Verify VerifyDeps
+	Config JobRunnerConfig
+	Log    *slog.Logger
 }
 
 // Run looks for running jobs every Poll and runs those it gets the lease
@@ -151,8 +153,13 @@ func (r *JobRunner) runLeased(ctx context.Context, cfg JobRunnerConfig, log *slo
 		return
 	}
 	log.Info("job started or resumed", "bucket", job.Bucket, "prefix", job.Prefix, "checkpoint", job.Checkpoint, "scanned", job.Scanned)
-	w := &backfillWalk{r: r, cfg: cfg, log: log, job: job}
-	partial, err := w.run(jctx)
+	var partial domain.JobCounts
+	if job.Kind == domain.JobVerify {
+		err = r.runVerify(jctx, cfg, log, job)
+	} else {
+		w := &backfillWalk{r: r, cfg: cfg, log: log, job: job}
+		partial, err = w.run(jctx)
+	}
 	switch cause := context.Cause(jctx); {
 	case errors.Is(cause, errJobCancelled), errors.Is(err, domain.ErrJobNotRunning):
 		r.settleCancelled(ctx, log, id, partial)

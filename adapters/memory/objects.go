@@ -244,20 +244,48 @@ func (o *Objects) Open(ctx context.Context, bucket, key, versionID string) (io.R
 	return nil, fmt.Errorf("memory: open %s/%s version %s: %w: no such version: %w", bucket, key, versionID, domain.ErrPermanent, ports.ErrNotFound)
 }
 
-// replicaOf returns the version holding a replica of sourceVersionID. The
-// caller holds o.mu.
+// replicaOf returns the newest version holding a replica of
+// sourceVersionID. The caller holds o.mu.
 func replicaOf(versions []*object, sourceVersionID string) *object {
-	for _, obj := range versions {
-		if obj.userMeta[domain.SourceVersionMetaKey] == sourceVersionID {
+	for i := len(versions) - 1; i >= 0; i-- {
+		if obj := versions[i]; obj.userMeta[domain.SourceVersionMetaKey] == sourceVersionID {
 			return obj
 		}
 	}
 	return nil
 }
 
+// heldReplica returns the version Put finds already holding r, as s3site's
+// existence check does: the latest version when it replicates
+// r.SourceVersionID with r's content; none when it replicates it with
+// other content (a bad replica on top is written over, so that reads get
+// the right bytes); else the newest other version that holds r. The
+// caller holds o.mu.
+func heldReplica(versions []*object, r ports.Replica) *object {
+	holds := func(obj *object) bool {
+		if obj.userMeta[domain.SourceVersionMetaKey] != r.SourceVersionID || obj.isDeleteMarker != r.IsDeleteMarker {
+			return false
+		}
+		want := strings.ToLower(r.ContentMD5)
+		return r.IsDeleteMarker || int64(len(obj.data)) == r.Size && (len(want) != 32 || !isHex(want) || obj.contentMD5 == want)
+	}
+	if n := len(versions); n > 0 && versions[n-1].userMeta[domain.SourceVersionMetaKey] == r.SourceVersionID {
+		if holds(versions[n-1]) {
+			return versions[n-1]
+		}
+		return nil
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		if holds(versions[i]) {
+			return versions[i]
+		}
+	}
+	return nil
+}
+
 // Put writes r as a new version marked as a replica of r.SourceVersionID,
-// unless one is already there (then it returns that version's id and reads
-// nothing). The fault set by SetFault runs first. The body must hold
+// unless one with r's size and MD5 is already there (heldReplica; then it
+// returns that version's id and reads nothing). The fault set by SetFault runs first. The body must hold
 // exactly r.Size bytes, and match r.ContentMD5 when that is a hex MD5.
 func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (string, error) {
 	if err := ctx.Err(); err != nil {
@@ -278,7 +306,7 @@ func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (str
 	keys, ok := o.buckets[r.Bucket]
 	var held *object
 	if ok {
-		held = replicaOf(keys[r.Key], r.SourceVersionID)
+		held = heldReplica(keys[r.Key], r)
 	}
 	o.mu.Unlock()
 	if !ok {
@@ -322,7 +350,7 @@ func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (str
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	// Another Put of the same source version may have won meanwhile.
-	if held := replicaOf(keys[r.Key], r.SourceVersionID); held != nil {
+	if held := heldReplica(keys[r.Key], r); held != nil {
 		return held.versionID, nil
 	}
 	keys[r.Key] = append(keys[r.Key], obj)

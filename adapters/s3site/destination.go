@@ -135,6 +135,12 @@ func (d *Destination) existing(ctx context.Context, r ports.Replica) (string, bo
 	case r.IsDeleteMarker:
 		return "", false, nil // the latest version holds data
 	case sourceVersion(head.Metadata) == r.SourceVersionID:
+		if !sameContent(aws.ToInt64(head.ContentLength), aws.ToString(head.ETag), r) {
+			// It claims the source version but holds other bytes (written
+			// behind our back, found by verify): write the right ones on
+			// top, so that reads get them.
+			return "", false, nil
+		}
 		return aws.ToString(head.VersionId), true, nil // the usual replay
 	}
 
@@ -172,6 +178,16 @@ func (d *Destination) existing(ctx context.Context, r ports.Replica) (string, bo
 		}
 	}
 	return "", false, nil
+}
+
+// sameContent reports whether a version of size and etag can hold r's
+// data: the same size, and the same MD5 when both are plain MD5s.
+func sameContent(size int64, etag string, r ports.Replica) bool {
+	if size != r.Size {
+		return false
+	}
+	want, got := strings.ToLower(r.ContentMD5), etagMD5(etag)
+	return !isMD5Hex(want) || got == "" || got == want
 }
 
 // sourceVersion returns the source version id a replica's metadata names.

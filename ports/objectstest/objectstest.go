@@ -72,6 +72,7 @@ func RunDestination(t *testing.T, newDest func(t *testing.T) (dst ports.Destinat
 	}{
 		{"PutThenRead", testPutRead},
 		{"PutIsIdempotent", testIdempotent},
+		{"BadReplicaOnTopIsWrittenOver", testBadReplicaOnTop},
 		{"VersionsInOrder", testTwoVersions},
 		{"LargeObject", testLargeDestination},
 		{"EmptyObject", testEmptyObject},
