@@ -2,21 +2,45 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/openbackbeat/backbeat/adapters/httpapi"
 	"github.com/openbackbeat/backbeat/app"
 )
 
-// serveAPI serves the operator HTTP API until ctx ends.
+// serveAPI serves the operator HTTP API, and runs the backfill jobs, until
+// ctx ends.
 func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) error {
 	log = log.With("role", "api")
+	backfill, err := app.NewBackfillService(w.jobs, w.metadata, cfg.SiteNames())
+	if err != nil {
+		return err
+	}
+	bt, err := w.telemetry.Backfill()
+	if err != nil {
+		return err
+	}
+	runner := &app.JobRunner{
+		Jobs: w.jobs, Locks: w.leases, Metadata: w.metadata, Scanner: w.scanner, Metrics: w.metrics,
+		Telemetry: bt, Config: cfg.Backfill.runner(), Log: log.With("component", "jobs"),
+	}
 	h := httpapi.New(httpapi.Deps{
 		Sites: &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier: &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub,
 			Topics: topics(cfg), Log: log},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Health: w.health,
+		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Health: w.health,
 		Prometheus: w.prometheus, Log: log,
 	}, httpapi.Config{Token: string(cfg.API.Token)})
-	return httpapi.Serve(ctx, cfg.API.Listen, h, log)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return httpapi.Serve(gctx, cfg.API.Listen, h, log) })
+	g.Go(func() error {
+		if err := runner.Run(gctx); err != nil {
+			return fmt.Errorf("backfill jobs: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
 }

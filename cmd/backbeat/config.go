@@ -30,6 +30,7 @@ type Config struct {
 	Replication ReplicationConfig `yaml:"replication"`
 	Populator   PopulatorConfig   `yaml:"populator"`
 	API         APIConfig         `yaml:"api"`
+	Backfill    BackfillConfig    `yaml:"backfill"`
 	Telemetry   TelemetryConfig   `yaml:"telemetry"`
 	Log         LogConfig         `yaml:"log"`
 }
@@ -162,6 +163,7 @@ func defaults() Config {
 		},
 		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second},
 		API:       APIConfig{Listen: "127.0.0.1:8900"},
+		Backfill:  defaultBackfill(),
 		Telemetry: TelemetryConfig{Traces: "none"},
 		Log:       LogConfig{Level: "info"},
 	}
@@ -257,6 +259,7 @@ func (c Config) Validate() error {
 	if c.Replication.BaseDelay <= 0 || c.Replication.MaxDelay < c.Replication.BaseDelay {
 		bad("replication.baseDelay", "must be positive and at most maxDelay (%s, %s)", c.Replication.BaseDelay, c.Replication.MaxDelay)
 	}
+	c.Backfill.validate(bad)
 	if c.Populator.BatchSize < 1 {
 		bad("populator.batchSize", "must be at least 1, got %d", c.Populator.BatchSize)
 	}

@@ -38,6 +38,13 @@ Commands:
   resume [site] [--at TIME | --in DURATION | --cancel]
                                            resume now, or a paused site later (--at 2030-01-02T15:04:05Z,
                                            --in 2h), or cancel a scheduled resume
+  backfill start --bucket B [--prefix P] [--site S]... [--include-failed] [--dry-run] [--rate N] [--wait]
+                                           replicate the versions written before the rules (or a site):
+                                           start a job and print its id; --wait follows it to its end
+                                           (non-zero exit unless it ends done; with --json, prints the
+                                           finished job)
+  backfill status [id]                     one job in detail, or every job
+  backfill cancel <id>                     stop a running job within its batch
 
 Flags (anywhere on the line):
   --api URL        the API (default $BACKBEAT_API_URL, else ` + apiclient.DefaultURL + `)
@@ -49,14 +56,17 @@ Flags (anywhere on the line):
 
 // ctlFlags lists, per command, the flags it takes besides the global ones.
 var ctlFlags = map[string][]string{
-	"health":       nil,
-	"status":       nil,
-	"metrics":      nil,
-	"failed list":  {"site", "marker", "all"},
-	"failed show":  nil,
-	"failed retry": {"force"},
-	"pause":        nil,
-	"resume":       {"at", "in", "cancel"},
+	"health":          nil,
+	"status":          nil,
+	"metrics":         nil,
+	"failed list":     {"site", "marker", "all"},
+	"failed show":     nil,
+	"failed retry":    {"force"},
+	"pause":           nil,
+	"resume":          {"at", "in", "cancel"},
+	"backfill start":  {"bucket", "prefix", "site", "include-failed", "dry-run", "rate", "wait"},
+	"backfill status": nil,
+	"backfill cancel": nil,
 }
 
 var globalCtlFlags = []string{"api", "token", "json", "timeout"}
@@ -67,23 +77,38 @@ type ctl struct {
 	out     io.Writer
 	json    bool
 	timeout time.Duration
+	// poll is how often --wait reads a job (default 500 ms).
+	poll time.Duration
 }
 
 // runCtl implements `backbeat ctl ...`: args are the arguments after "ctl".
 func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runCtlPolling(ctx, args, stdout, stderr, 0)
+}
+
+// runCtlPolling is runCtl with --wait reading the job every poll (0: the
+// default).
+func runCtlPolling(ctx context.Context, args []string, stdout, stderr io.Writer, poll time.Duration) error {
 	fs := flag.NewFlagSet("backbeat ctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	apiURL := fs.String("api", envOr("BACKBEAT_API_URL", apiclient.DefaultURL), "")
 	token := fs.String("token", os.Getenv("BACKBEAT_API_TOKEN"), "")
 	asJSON := fs.Bool("json", false, "")
 	timeout := fs.Duration("timeout", 30*time.Second, "")
-	site := fs.String("site", "", "")
+	var sites sitesFlag
+	fs.Var(&sites, "site", "")
 	marker := fs.Int64("marker", 0, "")
 	all := fs.Bool("all", false, "")
 	force := fs.Bool("force", false, "")
 	at := fs.String("at", "", "")
 	in := fs.Duration("in", 0, "")
 	cancel := fs.Bool("cancel", false, "")
+	bucket := fs.String("bucket", "", "")
+	prefix := fs.String("prefix", "", "")
+	includeFailed := fs.Bool("include-failed", false, "")
+	dryRun := fs.Bool("dry-run", false, "")
+	rateFlag := fs.Float64("rate", 0, "")
+	wait := fs.Bool("wait", false, "")
 
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -103,6 +128,12 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return errors.New("ctl: failed needs a subcommand: list, show or retry")
 		}
 		cmd, rest = "failed "+rest[0], rest[1:]
+	}
+	if cmd == "backfill" {
+		if len(rest) == 0 {
+			return errors.New("ctl: backfill needs a subcommand: start, status or cancel")
+		}
+		cmd, rest = "backfill "+rest[0], rest[1:]
 	}
 	allowed, ok := ctlFlags[cmd]
 	if !ok {
@@ -124,7 +155,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("ctl: --api: %w", err)
 	}
-	c := &ctl{client: client, out: stdout, json: *asJSON, timeout: *timeout}
+	c := &ctl{client: client, out: stdout, json: *asJSON, timeout: *timeout, poll: poll}
 
 	argc := func(min, max int, names string) error {
 		if len(rest) < min || len(rest) > max {
@@ -153,7 +184,10 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	case "failed list":
 		if err = argc(0, 0, "[--site S] [--marker M] [--all]"); err == nil {
-			err = c.failedList(ctx, *site, *marker, *all)
+			if len(sites) > 1 {
+				return errors.New("ctl: failed list takes one --site")
+			}
+			err = c.failedList(ctx, sites.String(), *marker, *all)
 		}
 	case "failed show":
 		if err = argc(3, 3, "<bucket> <key> <versionId>"); err == nil {
@@ -170,6 +204,19 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "resume":
 		if err = argc(0, 1, "[site] [--at TIME | --in DURATION | --cancel]"); err == nil {
 			err = c.resume(ctx, optional(), *at, *in, *cancel)
+		}
+	case "backfill start":
+		if err = argc(0, 0, "--bucket B [--prefix P] [--site S]... [--include-failed] [--dry-run] [--rate N] [--wait]"); err == nil {
+			err = c.backfillStart(ctx, backfillOptions{bucket: *bucket, prefix: *prefix, sites: sites,
+				includeFailed: *includeFailed, dryRun: *dryRun, rate: *rateFlag, wait: *wait})
+		}
+	case "backfill status":
+		if err = argc(0, 1, "[id]"); err == nil {
+			err = c.backfillStatus(ctx, optional())
+		}
+	case "backfill cancel":
+		if err = argc(1, 1, "<id>"); err == nil {
+			err = c.backfillCancel(ctx, rest[0])
 		}
 	}
 	return withHint(err)

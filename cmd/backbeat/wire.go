@@ -29,6 +29,12 @@ type wiring struct {
 	locker        ports.Locker
 	metrics       ports.MetricsRecorder
 	control       ports.SiteControl
+
+	// jobs, scanner and leases serve the backfill jobs of the API role.
+	jobs    ports.JobStore
+	scanner ports.VersionScanner
+	leases  ports.RenewableLocker
+
 	// populatorLease is this process's populator lease, when it runs one.
 	populatorLease *app.Leadership
 	// prometheus serves the service's metrics in Prometheus text format.

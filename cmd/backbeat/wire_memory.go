@@ -22,12 +22,14 @@ func wireMemory(cfg Config) (*wiring, error) {
 		return nil, err
 	}
 	source := memory.NewObjects()
+	locker := memory.NewLocker()
 	w := &wiring{
 		journal: meta, checkpoints: memory.NewCheckpoints(), metadata: meta, writer: meta,
 		pub: bus, sub: bus, source: source, sourceObjects: source.Writer(),
 		dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{},
-		failures: failures, locker: memory.NewLocker(), metrics: metrics, control: memory.NewSiteControl(),
+		failures: failures, locker: locker, metrics: metrics, control: memory.NewSiteControl(),
 		closers: []func() error{bus.Close},
+		jobs:    memory.NewJobs(), scanner: meta, leases: locker,
 	}
 	for _, s := range cfg.Sites {
 		d := memory.NewObjects()

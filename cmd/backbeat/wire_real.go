@@ -29,6 +29,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	}
 	w.closers = append(w.closers, func() error { return meta.Close(context.Background()) })
 	w.metadata, w.writer, w.checkpoints = meta, meta, meta
+	w.jobs, w.scanner = meta, meta
 	w.health["mongo"] = func(ctx context.Context) error { return meta.Client().Ping(ctx, nil) }
 
 	journal, err := mongojournal.NewWithClient(meta.Client(), mongojournal.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Mode: cfg.Mongo.JournalMode, BucketPrefix: cfg.Mongo.BucketPrefix, Logger: log})
@@ -61,6 +62,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	}
 	w.closers = append(w.closers, rs.Close)
 	w.failures, w.locker, w.metrics, w.control = rs.Failures(), rs.Locker(), rs.Metrics(), rs.SiteControl()
+	w.leases = rs.Locker()
 	w.health["redis"] = rs.Healthy
 
 	src, err := s3site.New(ctx, s3Config(cfg.Source))
