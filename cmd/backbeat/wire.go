@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/openbackbeat/backbeat/adapters/httpapi"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -43,6 +44,8 @@ type wiring struct {
 	telemetry *app.Telemetry
 	// health checks each backing service, by name, for the healthcheck.
 	health map[string]func(context.Context) error
+	// bus describes the bus topics for the healthcheck; nil without Kafka.
+	bus func(context.Context) ([]httpapi.BusTopic, error)
 	// closers run in reverse order on shutdown.
 	closers []func() error
 }

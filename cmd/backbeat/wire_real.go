@@ -55,6 +55,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	w.closers = append(w.closers, sub.Close)
 	w.pub, w.sub = pub, sub
 	w.health["kafka"] = func(ctx context.Context) error { return kafkabus.Healthy(ctx, kcfg) }
+	w.bus = busHealth(pub, cfg.Topics.Entries, cfg.Topics.Status, cfg.Topics.Replay, cfg.Topics.DeadLetter)
 
 	rs, err := redisstore.New(redisstore.Config{Addr: cfg.Redis.Addr, Password: string(cfg.Redis.Password), KeyPrefix: cfg.Redis.KeyPrefix, Logger: log})
 	if err != nil {
