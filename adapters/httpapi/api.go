@@ -74,6 +74,12 @@ func New(deps Deps, cfg Config) http.Handler {
 		get("/_/backfill", a.listBackfills),
 		get("/_/backfill/{id}", a.getBackfill),
 		del("/_/backfill/{id}", a.cancelBackfill),
+
+		post("/_/verify", a.startVerify),
+		get("/_/verify", a.listVerifies),
+		get("/_/verify/{id}", a.getVerify),
+		get("/_/verify/{id}/findings", a.verifyFindings),
+		del("/_/verify/{id}", a.cancelVerify),
 	}
 	return a
 }

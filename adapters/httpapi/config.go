@@ -95,6 +95,10 @@ type Deps struct {
 	// Backfill starts, lists, shows and cancels backfill jobs. Optional:
 	// without it the backfill routes answer 501 NotImplemented.
 	Backfill *app.BackfillService
+	// Verify starts, lists, shows and cancels verify jobs and reads their
+	// findings. Optional: without it the verify routes answer 501
+	// NotImplemented.
+	Verify *app.VerifyService
 	// Health checks each backing service, by name. Optional.
 	Health map[string]func(context.Context) error
 	// Bus describes the bus topics for the healthcheck, through the

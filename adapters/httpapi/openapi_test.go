@@ -84,7 +84,7 @@ func openapiCalls(t *testing.T, doc *openAPIDoc) []openapiCall {
 const openapiJobID = "bf-openapi"
 
 func openapiFixture(t *testing.T) *fixture {
-	f := newFixture(t, withToken(openapiToken), withBackfill(t, openapiJobID))
+	f := newFixture(t, withToken(openapiToken), withBackfill(t, openapiJobID), withVerify(t, openapiJobID))
 	f.putVersion("bkt-oa", "dir/obj", "v1", 42, map[string]domain.Status{"site-a": domain.StatusFailed})
 	f.fail("site-a", "bkt-oa", "dir/obj", "v1", time.Minute)
 	f.record("site-a", ports.MetricQueued, 3, 10)

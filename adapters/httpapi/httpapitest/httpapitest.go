@@ -34,16 +34,29 @@ type Server struct {
 	Failures *memory.Failures
 	Metrics  *memory.Metrics
 	Control  *memory.SiteControl
-	// Jobs holds the backfill jobs; RunJobs runs them.
+	// Jobs holds the backfill and verify jobs; RunJobs runs them.
 	Jobs *memory.Jobs
+	// Findings holds the verify jobs' findings, and Dests what each site
+	// of Sites holds (empty buckets until a test writes them), which
+	// verify jobs list.
+	Findings *memory.Findings
+	Dests    map[string]*memory.Objects
 }
 
 // Start serves the API, requiring token (when set) on mutating routes, with
 // the given health checks.
 func Start(t testing.TB, token string, health map[string]func(context.Context) error) *Server {
 	t.Helper()
-	s := &Server{Meta: memory.NewMetadata(), Control: memory.NewSiteControl(), Jobs: memory.NewJobs()}
+	s := &Server{Meta: memory.NewMetadata(), Control: memory.NewSiteControl(), Jobs: memory.NewJobs(),
+		Findings: memory.NewFindings(), Dests: map[string]*memory.Objects{}}
+	for _, site := range Sites {
+		s.Dests[site] = memory.NewObjects()
+	}
 	backfill, err := app.NewBackfillService(s.Jobs, s.Meta, Sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify, err := app.NewVerifyService(s.Jobs, s.Findings, s.Meta, Sites)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +77,7 @@ func Start(t testing.TB, token string, health map[string]func(context.Context) e
 		Retrier: &app.FailedRetrier{
 			Metadata: s.Meta, Failures: s.Failures, Locker: memory.NewLocker(), Publisher: bus, Topics: app.DefaultTopics, Log: log,
 		},
-		Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta, Backfill: backfill, Log: log,
+		Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta, Backfill: backfill, Verify: verify, Log: log,
 		Health:     health,
 		Prometheus: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, Prometheus) }),
 	}
@@ -103,12 +116,17 @@ func (s *Server) PutFailed(t testing.TB, bucket, key, vid, site string, size int
 	}
 }
 
-// RunJobs runs the backfill jobs started through the API, batch by batch
+// RunJobs runs the backfill and verify jobs started through the API, batch by batch
 // of batchSize versions, each batch taking at least pause, until the test
 // ends.
 func (s *Server) RunJobs(t testing.TB, batchSize int, pause time.Duration) {
 	t.Helper()
+	lists := map[string]ports.SiteListing{}
+	for site, d := range s.Dests {
+		lists[site] = d
+	}
 	r := &app.JobRunner{Jobs: s.Jobs, Locks: memory.NewLocker(), Metadata: slowStore{s.Meta, pause}, Scanner: s.Meta,
+		Verify: app.VerifyDeps{Sites: lists, Findings: s.Findings},
 		Config: app.JobRunnerConfig{BatchSize: batchSize, Concurrency: 1, Poll: 10 * time.Millisecond}, Log: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
