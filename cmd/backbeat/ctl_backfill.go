@@ -161,22 +161,31 @@ type barView struct {
 
 func (v *barView) update(j apiclient.BackfillJob) {
 	total := max(j.Total, j.Scanned)
+	if total == 0 && !j.Finished() {
+		return // not counted yet
+	}
+	total = max(total, 1)
 	if v.bar == nil {
 		v.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(v.out), progressbar.OptionSetWidth(30),
 			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("versions"),
 			progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionShowDescriptionAtLineEnd(), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(v.out) }))
+			progressbar.OptionShowDescriptionAtLineEnd())
 	}
 	if total != v.bar.GetMax64() {
 		v.bar.ChangeMax64(total)
 	}
-	v.bar.Describe(fmt.Sprintf("queued %d, skipped %d, %s", j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued)))
-	_ = v.bar.Set64(j.Scanned)
+	desc := fmt.Sprintf("queued %d, skipped %d, %s", j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued))
 	if j.Finished() {
-		_ = v.bar.Finish()
+		v.bar.Describe(desc)
+		_ = v.bar.Set64(total) // renders the last line and finishes the bar
+		fmt.Fprintln(v.out)
+		return
 	}
+	// Describe renders too: the count first, so that the line shows both
+	// new; the bar finishes only with the job.
+	_ = v.bar.Set64(min(j.Scanned, total-1))
+	v.bar.Describe(desc)
 }
 
 func (v *barView) close() {
