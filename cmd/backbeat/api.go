@@ -11,8 +11,8 @@ import (
 	"github.com/openbackbeat/backbeat/app"
 )
 
-// serveAPI serves the operator HTTP API, and runs the backfill jobs, until
-// ctx ends.
+// serveAPI serves the operator HTTP API, and runs the backfill and verify
+// jobs, until ctx ends.
 func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) error {
 	log = log.With("role", "api")
 	backfill, err := app.NewBackfillService(w.jobs, w.metadata, cfg.SiteNames())
@@ -23,15 +23,24 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	verify, err := app.NewVerifyService(w.jobs, w.findings, w.metadata, cfg.SiteNames())
+	if err != nil {
+		return err
+	}
+	vt, err := w.telemetry.Verify(w.jobs)
+	if err != nil {
+		return err
+	}
 	runner := &app.JobRunner{
 		Jobs: w.jobs, Locks: w.leases, Metadata: w.metadata, Scanner: w.scanner, Metrics: w.metrics,
 		Telemetry: bt, Config: cfg.Backfill.runner(), Log: log.With("component", "jobs"),
+		Verify: app.VerifyDeps{Sites: w.listings, Findings: w.findings, Telemetry: vt},
 	}
 	h := httpapi.New(httpapi.Deps{
 		Sites: &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier: &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub,
 			Topics: topics(cfg), Log: log},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Health: w.health, Bus: w.bus,
+		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Bus: w.bus,
 		Prometheus: w.prometheus, Log: log,
 	}, httpapi.Config{Token: string(cfg.API.Token)})
 	g, gctx := errgroup.WithContext(ctx)

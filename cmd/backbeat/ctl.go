@@ -45,6 +45,15 @@ Commands:
                                            finished job)
   backfill status [id]                     one job in detail, or every job
   backfill cancel <id>                     stop a running job within its batch
+  verify start --bucket B [--prefix P] [--site S]... [--repair] [--wait] [--ignore K]...
+                                           compare the sites with the source (missing, content, tags,
+                                           marker, status-lies, pending, failed, extra); --repair
+                                           re-queues what can be fixed; --wait follows the job and exits
+                                           3 when it found drift (but of the kinds given to --ignore), 0
+                                           when in sync
+  verify status [id]                       one job in detail, or every job
+  verify report <id> [--kind K]            the job's findings, status-lies first
+  verify cancel <id>                       stop a running job within its batch
 
 Flags (anywhere on the line):
   --api URL        the API (default $BACKBEAT_API_URL, else ` + apiclient.DefaultURL + `)
@@ -67,6 +76,10 @@ var ctlFlags = map[string][]string{
 	"backfill start":  {"bucket", "prefix", "site", "include-failed", "dry-run", "rate", "wait"},
 	"backfill status": nil,
 	"backfill cancel": nil,
+	"verify start":    {"bucket", "prefix", "site", "repair", "wait", "ignore"},
+	"verify status":   nil,
+	"verify report":   {"kind"},
+	"verify cancel":   nil,
 }
 
 var globalCtlFlags = []string{"api", "token", "json", "timeout"}
@@ -109,6 +122,7 @@ func runCtlPolling(ctx context.Context, args []string, stdout, stderr io.Writer,
 	dryRun := fs.Bool("dry-run", false, "")
 	rateFlag := fs.Float64("rate", 0, "")
 	wait := fs.Bool("wait", false, "")
+	vf := addVerifyFlags(fs)
 
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -134,6 +148,12 @@ func runCtlPolling(ctx context.Context, args []string, stdout, stderr io.Writer,
 			return errors.New("ctl: backfill needs a subcommand: start, status or cancel")
 		}
 		cmd, rest = "backfill "+rest[0], rest[1:]
+	}
+	if cmd == "verify" {
+		if len(rest) == 0 {
+			return errors.New("ctl: verify needs a subcommand: start, status, report or cancel")
+		}
+		cmd, rest = "verify "+rest[0], rest[1:]
 	}
 	allowed, ok := ctlFlags[cmd]
 	if !ok {
@@ -218,6 +238,9 @@ func runCtlPolling(ctx context.Context, args []string, stdout, stderr io.Writer,
 		if err = argc(1, 1, "<id>"); err == nil {
 			err = c.backfillCancel(ctx, rest[0])
 		}
+	case "verify start", "verify status", "verify report", "verify cancel":
+		err = c.verifyCommand(ctx, cmd, rest, verifyOptions{bucket: *bucket, prefix: *prefix, sites: sites,
+			repair: vf.repair, wait: *wait, ignore: vf.ignore}, vf)
 	}
 	return withHint(err)
 }

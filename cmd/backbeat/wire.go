@@ -35,6 +35,10 @@ type wiring struct {
 	jobs    ports.JobStore
 	scanner ports.VersionScanner
 	leases  ports.RenewableLocker
+	// listings and findings serve its verify jobs: each site's listing,
+	// and where the findings are kept.
+	listings map[string]ports.SiteListing
+	findings ports.FindingStore
 
 	// populatorLease is this process's populator lease, when it runs one.
 	populatorLease *app.Leadership

@@ -30,10 +30,11 @@ func wireMemory(cfg Config) (*wiring, error) {
 		failures: failures, locker: locker, metrics: metrics, control: memory.NewSiteControl(),
 		closers: []func() error{bus.Close},
 		jobs:    memory.NewJobs(), scanner: meta, leases: locker,
+		listings: map[string]ports.SiteListing{}, findings: memory.NewFindings(),
 	}
 	for _, s := range cfg.Sites {
 		d := memory.NewObjects()
-		w.dests[s.Name] = d
+		w.dests[s.Name], w.listings[s.Name] = d, d
 		w.destBuckets[s.Name] = d.Writer()
 	}
 	return w, nil

@@ -16,7 +16,8 @@ import (
 // wireReal builds every port on the real services the configuration names.
 // On error, whatever was already opened is closed.
 func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err error) {
-	w = &wiring{dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{}, health: map[string]func(context.Context) error{}}
+	w = &wiring{dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{}, health: map[string]func(context.Context) error{},
+		listings: map[string]ports.SiteListing{}}
 	defer func() {
 		if err != nil {
 			w.close()
@@ -29,7 +30,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	}
 	w.closers = append(w.closers, func() error { return meta.Close(context.Background()) })
 	w.metadata, w.writer, w.checkpoints = meta, meta, meta
-	w.jobs, w.scanner = meta, meta
+	w.jobs, w.scanner, w.findings = meta, meta, meta
 	w.health["mongo"] = func(ctx context.Context) error { return meta.Client().Ping(ctx, nil) }
 
 	journal, err := mongojournal.NewWithClient(meta.Client(), mongojournal.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Mode: cfg.Mongo.JournalMode, BucketPrefix: cfg.Mongo.BucketPrefix, Logger: log})
@@ -79,6 +80,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 		}
 		w.closers = append(w.closers, c.Close)
 		w.dests[site.Name], w.destBuckets[site.Name] = c.Destination(), c
+		w.listings[site.Name] = c.Listing()
 	}
 	return w, nil
 }

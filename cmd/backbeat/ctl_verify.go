@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/openbackbeat/backbeat/adapters/apiclient"
+)
+
+// ExitDrift is the exit code of `verify start --wait` when the job found
+// drift (findings of kinds not given to --ignore), so that cron and
+// scripts can tell it from a failure (1).
+const ExitDrift = 3
+
+// exitError carries the exit code of a command that did its work but has
+// a result to report through it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode is the process exit code for err: the code an exitError asks
+// for, else 1.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return 1
+}
+
+// verifyKinds are the finding kinds, in report order.
+var verifyKinds = []string{"status-lies", "missing", "content", "tags", "marker", "pending", "failed", "extra"}
+
+// verifyFlags are the flags only verify commands take.
+type verifyFlags struct {
+	repair bool
+	ignore sitesFlag // kinds
+	kind   string
+}
+
+// addVerifyFlags declares the verify flags on fs.
+func addVerifyFlags(fs *flag.FlagSet) *verifyFlags {
+	v := &verifyFlags{}
+	fs.BoolVar(&v.repair, "repair", false, "")
+	fs.Var(&v.ignore, "ignore", "")
+	fs.StringVar(&v.kind, "kind", "", "")
+	return v
+}
+
+// verifyOptions are the flags of `backbeat ctl verify start`.
+type verifyOptions struct {
+	bucket, prefix string
+	sites          []string
+	repair, wait   bool
+	ignore         []string
+}
+
+// checkKinds refuses kind names that are not finding kinds.
+func checkKinds(flagName string, kinds []string) error {
+	for _, k := range kinds {
+		for _, one := range strings.Split(k, ",") {
+			if !slices.Contains(verifyKinds, one) {
+				return fmt.Errorf("ctl: --%s %q is not a finding kind (%s)", flagName, one, strings.Join(verifyKinds, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// splitKinds accepts kinds given as repeated flags or comma lists.
+func splitKinds(kinds []string) []string {
+	var out []string
+	for _, k := range kinds {
+		out = append(out, strings.Split(k, ",")...)
+	}
+	return out
+}
+
+// verifyStart starts a job and prints its id; with wait, it follows the
+// job to its end (a progress bar on a terminal, plain lines otherwise;
+// with --json only the finished job's JSON) and exits ExitDrift when it
+// found findings of kinds not ignored, 1 when it did not end done.
+func (c *ctl) verifyStart(ctx context.Context, o verifyOptions) error {
+	if o.bucket == "" {
+		return errors.New("ctl: verify start needs --bucket")
+	}
+	if err := checkKinds("ignore", o.ignore); err != nil {
+		return err
+	}
+	if len(o.ignore) > 0 && !o.wait {
+		return errors.New("ctl: --ignore only changes the exit code of --wait")
+	}
+	req := apiclient.VerifyRequest{Bucket: o.bucket, Prefix: o.prefix, Sites: o.sites, Repair: o.repair}
+	id, err := call(ctx, c, func(ctx context.Context) (string, error) { return c.client.StartVerify(ctx, req) })
+	if err != nil {
+		return err
+	}
+	if !o.wait {
+		if c.json {
+			return c.printJSON(map[string]string{"id": id})
+		}
+		fmt.Fprintln(c.out, id)
+		return nil
+	}
+	if !c.json {
+		fmt.Fprintln(c.out, id)
+	}
+	j, err := c.waitVerify(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if err := c.printVerifyJSON(ctx, id); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(c.out, verifySummary(j))
+	}
+	return verifyResult(j, splitKinds(o.ignore))
+}
+
+// verifyResult is the error, and exit code, of a waited job: nil when it
+// ended done in sync (but for ignored kinds), ExitDrift when it found
+// drift, 1 when it did not end done.
+func verifyResult(j apiclient.VerifyJob, ignore []string) error {
+	switch j.State {
+	case apiclient.JobDone:
+	case apiclient.JobFailed:
+		return fmt.Errorf("verify job %s failed: %s", j.ID, j.Error)
+	default:
+		return fmt.Errorf("verify job %s ended %s", j.ID, j.State)
+	}
+	if n := j.DriftIgnoring(ignore...); n > 0 {
+		return &exitError{code: ExitDrift, err: fmt.Errorf("verify job %s found drift: %d findings (%s); see backbeat ctl verify report %s", j.ID, n, kindsText(j.ByKind, ignore), j.ID)}
+	}
+	return nil
+}
+
+func (c *ctl) printVerifyJSON(ctx context.Context, id string) error {
+	raw, err := call(ctx, c, func(ctx context.Context) ([]byte, error) { return c.client.VerifyJSON(ctx, id) })
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return fmt.Errorf("the API answered GET /_/verify/%s with unexpected JSON: %w", id, err)
+	}
+	buf.WriteByte('\n')
+	_, err = c.out.Write(buf.Bytes())
+	return err
+}
+
+// waitVerify polls the job until it ends, showing its progress.
+func (c *ctl) waitVerify(ctx context.Context, id string) (apiclient.VerifyJob, error) {
+	show := c.verifyView()
+	defer show.close()
+	var unreachableSince time.Time
+	poll := c.poll
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	for {
+		j, err := call(ctx, c, func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.Verify(ctx, id) })
+		var unreachable *apiclient.UnreachableError
+		switch {
+		case errors.As(err, &unreachable) && ctx.Err() == nil:
+			if unreachableSince.IsZero() {
+				unreachableSince = time.Now()
+			}
+			if time.Since(unreachableSince) > backfillUnreachableFor {
+				return j, err
+			}
+		case err != nil:
+			return j, err
+		default:
+			unreachableSince = time.Time{}
+			show.update(j)
+			if j.Finished() {
+				return j, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// verifyView shows a verify job's progress: nothing with --json, a bar
+// on a terminal, plain lines elsewhere.
+type verifyView interface {
+	update(j apiclient.VerifyJob)
+	close()
+}
+
+func (c *ctl) verifyView() verifyView {
+	if c.json {
+		return quietVerifyView{}
+	}
+	if f, ok := c.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return &verifyBarView{out: f}
+	}
+	return &verifyLineView{out: c.out, every: time.Second}
+}
+
+type quietVerifyView struct{}
+
+func (quietVerifyView) update(apiclient.VerifyJob) {}
+func (quietVerifyView) close()                     {}
+
+// verifyBarView is a progress bar of the source versions walked (its
+// rate and ETA), described by the versions compared and findings so far.
+type verifyBarView struct {
+	out io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func (v *verifyBarView) update(j apiclient.VerifyJob) {
+	total := max(j.Total, j.Scanned, 1)
+	if v.bar == nil {
+		v.bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(v.out), progressbar.OptionSetWidth(30),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("versions"),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionShowDescriptionAtLineEnd())
+	}
+	if total != v.bar.GetMax64() {
+		v.bar.ChangeMax64(total)
+	}
+	desc := fmt.Sprintf("compared %d, findings %d", j.Compared, j.Drift)
+	if j.Finished() {
+		v.bar.Describe(desc)
+		_ = v.bar.Set64(total)
+		fmt.Fprintln(v.out)
+		return
+	}
+	_ = v.bar.Set64(min(j.Scanned, total-1))
+	v.bar.Describe(desc)
+}
+
+func (v *verifyBarView) close() {
+	if v.bar != nil && !v.bar.IsFinished() {
+		_ = v.bar.Exit()
+	}
+}
+
+// verifyLineView prints a line of progress at most every so often, and
+// when the job ends.
+type verifyLineView struct {
+	out   io.Writer
+	every time.Duration
+
+	start, last    time.Time
+	startScanned   int64
+	printedScanned int64
+	printed        bool
+}
+
+func (v *verifyLineView) update(j apiclient.VerifyJob) {
+	now := time.Now()
+	if v.start.IsZero() {
+		v.start, v.startScanned = now, j.Scanned
+	}
+	if !j.Finished() && (now.Sub(v.last) < v.every || v.printed && j.Scanned == v.printedScanned) {
+		return
+	}
+	v.last, v.printedScanned, v.printed = now, j.Scanned, true
+	fmt.Fprintln(v.out, verifyLine(j, now.Sub(v.start), j.Scanned-v.startScanned))
+}
+
+func (*verifyLineView) close() {}
+
+// verifyLine is one plain line of progress: versions walked of total,
+// compared, findings so far, the rate seen over elapsed and the time left
+// at it.
+func verifyLine(j apiclient.VerifyJob, elapsed time.Duration, scannedMeanwhile int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "verify %s %s: scanned %d/%d", j.ID, j.State, j.Scanned, j.Total)
+	if j.Total > 0 {
+		fmt.Fprintf(&b, " (%d%%)", min(j.Scanned*100/j.Total, 100))
+	}
+	fmt.Fprintf(&b, ", compared %d, findings %d", j.Compared, j.Drift)
+	if secs := elapsed.Seconds(); secs >= 1 && scannedMeanwhile > 0 {
+		rate := float64(scannedMeanwhile) / secs
+		fmt.Fprintf(&b, ", %.0f versions/s", rate)
+		if left := j.Total - j.Scanned; left > 0 && !j.Finished() {
+			fmt.Fprintf(&b, ", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
+		}
+	}
+	return b.String()
+}
+
+// verifySummary is the line printed when a waited job ends.
+func verifySummary(j apiclient.VerifyJob) string {
+	s := fmt.Sprintf("verify %s %s: compared=%d findings=%d heads=%d", j.ID, j.State, j.Compared, j.Drift, j.Heads)
+	if j.Repair {
+		s += fmt.Sprintf(" requeued=%d", j.Requeued)
+	}
+	if j.Drift > 0 {
+		s += " (" + kindsText(j.ByKind, nil) + ")"
+	}
+	if j.Error != "" {
+		s += ": " + j.Error
+	}
+	return s
+}
+
+// kindsText lists the counts of kinds in report order, marking those
+// ignored.
+func kindsText(m map[string]int64, ignore []string) string {
+	var parts []string
+	for _, k := range verifyKinds {
+		if n := m[k]; n > 0 {
+			p := fmt.Sprintf("%s %d", k, n)
+			if slices.Contains(ignore, k) {
+				p += " ignored"
+			}
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// verifyStatus shows one job in detail, or lists every job.
+func (c *ctl) verifyStatus(ctx context.Context, id string) error {
+	if id == "" {
+		js, err := call(ctx, c, c.client.Verifies)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			if js == nil {
+				js = []apiclient.VerifyJob{}
+			}
+			return c.printJSON(js)
+		}
+		if len(js) == 0 {
+			fmt.Fprintln(c.out, "no verify jobs")
+			return nil
+		}
+		tw := c.table()
+		fmt.Fprintln(tw, "ID\tSTATE\tBUCKET\tPREFIX\tSITES\tSCANNED\tTOTAL\tCOMPARED\tFINDINGS\tREQUEUED\tSTARTED")
+		for _, j := range js {
+			prefix, sites := j.Prefix, strings.Join(j.Sites, ",")
+			if prefix == "" {
+				prefix = "-"
+			}
+			if sites == "" {
+				sites = "all"
+			}
+			requeued := "-"
+			if j.Repair {
+				requeued = fmt.Sprint(j.Requeued)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", j.ID, j.State, j.Bucket, prefix, sites,
+				j.Scanned, j.Total, j.Compared, j.Drift, requeued, j.StartedAt.UTC().Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
+	if c.json {
+		return c.printVerifyJSON(ctx, id)
+	}
+	j, err := call(ctx, c, func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.Verify(ctx, id) })
+	if err != nil {
+		return err
+	}
+	var targets []string
+	for _, t := range j.Targets {
+		targets = append(targets, t.Site+" ("+t.Bucket+")")
+	}
+	tw := c.table()
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("id", j.ID)
+	row("state", j.State)
+	row("bucket", j.Bucket)
+	row("prefix", j.Prefix)
+	row("sites", strings.Join(targets, ", "))
+	row("repair", fmt.Sprint(j.Repair))
+	row("scanned", fmt.Sprintf("%d of %d (%.0f%%)", j.Scanned, j.Total, j.Progress*100))
+	row("compared", fmt.Sprintf("%d (%d site versions listed, %d HEADs, %d tag reads)", j.Compared, j.SiteVersions, j.Heads, j.TagReads))
+	row("findings", fmt.Sprint(j.Drift))
+	for _, s := range slices.Sorted(maps.Keys(j.Findings)) {
+		if text := kindsText(j.Findings[s], nil); text != "" {
+			row("  "+s, text)
+		}
+	}
+	if j.Repair {
+		row("requeued", fmt.Sprint(j.Requeued))
+	}
+	row("started", j.StartedAt.UTC().Format(time.RFC3339))
+	row("updated", j.UpdatedAt.UTC().Format(time.RFC3339))
+	if j.Error != "" {
+		row("error", j.Error)
+	}
+	return tw.Flush()
+}
+
+// verifyReport prints every finding of a job (of kind, when given),
+// following the API's pages: status-lies first.
+func (c *ctl) verifyReport(ctx context.Context, id, kind string) error {
+	if kind != "" {
+		if err := checkKinds("kind", []string{kind}); err != nil {
+			return err
+		}
+	}
+	var all []apiclient.Finding
+	marker := ""
+	for {
+		p, err := call(ctx, c, func(ctx context.Context) (apiclient.FindingsPage, error) {
+			return c.client.VerifyFindings(ctx, id, kind, marker)
+		})
+		if err != nil {
+			return err
+		}
+		all = append(all, p.Findings...)
+		if !p.IsTruncated || p.NextMarker == "" {
+			break
+		}
+		marker = p.NextMarker
+	}
+	if c.json {
+		if all == nil {
+			all = []apiclient.Finding{}
+		}
+		return c.printJSON(all)
+	}
+	if len(all) == 0 {
+		fmt.Fprintln(c.out, "no findings")
+		return nil
+	}
+	tw := c.table()
+	fmt.Fprintln(tw, "KIND\tSITE\tKEY\tVERSION\tSITE VERSION\tDETAIL")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, f := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Site, f.Key, dash(f.VersionID), dash(f.SiteVersionID), f.Detail)
+	}
+	return tw.Flush()
+}
+
+func (c *ctl) verifyCancel(ctx context.Context, id string) error {
+	j, err := call(ctx, c, func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.CancelVerify(ctx, id) })
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(j)
+	}
+	fmt.Fprintf(c.out, "cancelled verify job %s; its runner stops within the batch it is on (scanned %d, findings %d so far)\n", j.ID, j.Scanned, j.Drift)
+	return nil
+}
+
+// verifyCommand runs one verify subcommand.
+func (c *ctl) verifyCommand(ctx context.Context, cmd string, rest []string, o verifyOptions, vf *verifyFlags) error {
+	usage := func(names string) error { return fmt.Errorf("ctl: usage: backbeat ctl %s %s", cmd, names) }
+	switch cmd {
+	case "verify start":
+		if len(rest) != 0 {
+			return usage("--bucket B [--prefix P] [--site S]... [--repair] [--wait] [--ignore K]...")
+		}
+		return c.verifyStart(ctx, o)
+	case "verify status":
+		if len(rest) > 1 {
+			return usage("[id]")
+		}
+		id := ""
+		if len(rest) == 1 {
+			id = rest[0]
+		}
+		return c.verifyStatus(ctx, id)
+	case "verify report":
+		if len(rest) != 1 {
+			return usage("<id> [--kind K]")
+		}
+		return c.verifyReport(ctx, rest[0], vf.kind)
+	case "verify cancel":
+		if len(rest) != 1 {
+			return usage("<id>")
+		}
+		return c.verifyCancel(ctx, rest[0])
+	}
+	return fmt.Errorf("ctl: unknown command %q (see backbeat ctl --help)", cmd)
+}
