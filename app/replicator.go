@@ -42,9 +42,13 @@ type Replicator struct {
 	Log         *slog.Logger
 	// Telemetry counts retries and replays; optional.
 	Telemetry *Telemetry
+	// Progress receives the bytes of each copy as the site takes them, for
+	// the API's object progress; optional.
+	Progress ports.ProgressStore
 
 	gateOnce sync.Once
 	gate     *Gate
+	progress *progressReporter
 }
 
 // Run consumes the entry and replay topics until ctx ends, then waits for
@@ -56,6 +60,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if r.Group == "" {
 		r.Group = "backbeat-replication"
 	}
+	stopProgress := r.startProgress()
+	defer stopProgress()
 	errc := make(chan error, 3)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -284,10 +290,13 @@ func (r *Replicator) copy(ctx context.Context, obj domain.ObjectVersion, replica
 	}
 	wctx, wspan := tracer.Start(ctx, "write", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
 	defer wspan.End()
+	progress := r.progress.begin(r.Site, obj)
+	replica.Progress = progress.reporter()
 	v, err := r.Destination.Put(wctx, replica, body)
 	if err != nil {
 		wspan.RecordError(err)
 		return "", fmt.Errorf("write to site %s: %w", r.Site, err)
 	}
+	progress.finish()
 	return v, nil
 }

@@ -34,6 +34,13 @@ type Replica struct {
 	// saying so.
 	Headers domain.Headers
 	Lock    domain.Lock
+	// Progress, when not nil, is told the bytes of the data as the site
+	// comes to hold them: after each part of a multipart upload. Calls may
+	// come from several goroutines at once. When Put returns nil they have
+	// added up to Size, or to 0 for a destination that writes in one
+	// request and reports nothing (the caller then counts it all done);
+	// they never add up to more than Size.
+	Progress func(bytes int64)
 }
 
 // Destination is one destination site.

@@ -106,6 +106,10 @@ type Deps struct {
 	// reach the bus. Optional: without it the healthcheck lists no topic
 	// and no kafkaProducer.
 	Bus func(context.Context) ([]BusTopic, error)
+	// Progress gives the bytes copies in flight have written, as the
+	// replicators report them, for the object progress and throughput
+	// routes. Optional: without it they answer from the version's status.
+	Progress ports.ProgressStore
 	// Prometheus serves the Prometheus text exposition at /metrics and
 	// /_/monitoring/metrics. Optional: without it both routes serve an empty,
 	// valid exposition.

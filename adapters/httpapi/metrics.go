@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/openbackbeat/backbeat/domain"
@@ -141,37 +142,76 @@ type objectProgressBody struct {
 	Progress    string `json:"progress"`
 }
 
-// objectProgress answers /_/metrics/crr/<site>/progress/<bucket>/<key>.
-// Upstream counts the bytes of each part as it is copied; the ports here
-// record no per-object bytes, so progress is read from the version's
-// metadata: a site COMPLETED is 100% of the object's bytes, any other
-// status 0%. An unknown version, or one not replicated to the site, has
-// no progress (zeros), as upstream answers when it has no data.
+// objectProgress answers /_/metrics/crr/<site>/progress/<bucket>/<key>,
+// as upstream's lib/api/Metrics.js getObjectProgress: the bytes still to
+// copy (pending), those the site holds (completed), and the percentage.
+// They come from the replicator's report of the latest attempt at the copy
+// (Deps.Progress), part by part for a multipart copy; a site COMPLETED in
+// the version's metadata is 100% whatever the report says, and without a
+// report the metadata gives 0% with every byte pending. An unknown
+// version, or one not replicated to the site, has no progress (zeros), as
+// upstream answers when it has no data.
 func (a *api) objectProgress(w http.ResponseWriter, r *http.Request, p params) error {
 	site, err := a.site(p)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
+	bucket, key, vid := p["bucket"], p["key"], r.URL.Query().Get("versionId")
 	body := objectProgressBody{Description: descObjectProgress, Progress: "0%"}
-	v, err := a.deps.Metadata.Version(r.Context(), p["bucket"], p["key"], r.URL.Query().Get("versionId"))
+	v, err := a.deps.Metadata.Version(ctx, bucket, key, vid)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
+		return writeJSON(w, http.StatusOK, body)
 	case err != nil:
-		return fmt.Errorf("read metadata of %s/%s: %w", p["bucket"], p["key"], err)
-	default:
-		size := int64(0)
-		if v.NeedsData() {
-			size = v.Size
-		}
-		if b, ok := v.Site(site); ok {
-			if b.Status == domain.StatusCompleted {
-				body.Completed, body.Progress = size, "100%"
-			} else {
-				body.Pending = size
-			}
-		}
+		return fmt.Errorf("read metadata of %s/%s: %w", bucket, key, err)
+	}
+	b, ok := v.Site(site)
+	if !ok {
+		return writeJSON(w, http.StatusOK, body)
+	}
+	size := int64(0)
+	if v.NeedsData() {
+		size = v.Size
+	}
+	if b.Status == domain.StatusCompleted {
+		body.Completed, body.Progress = size, "100%"
+		return writeJSON(w, http.StatusOK, body)
+	}
+	body.Pending = size
+	cp, found, err := a.copyProgress(ctx, site, bucket, key, vid)
+	if err != nil {
+		return err
+	}
+	if found && cp.Total > 0 {
+		body.Pending, body.Completed = cp.Total-cp.Done, cp.Done
+		body.Progress = percent(cp.Done, cp.Total)
 	}
 	return writeJSON(w, http.StatusOK, body)
+}
+
+// copyProgress reads the replicator's report of a copy, if any.
+func (a *api) copyProgress(ctx context.Context, site, bucket, key, vid string) (ports.CopyProgress, bool, error) {
+	if a.deps.Progress == nil {
+		return ports.CopyProgress{}, false, nil
+	}
+	cp, err := a.deps.Progress.Progress(ctx, ports.CopyRef{Site: site, Bucket: bucket, Key: key, VersionID: vid})
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return ports.CopyProgress{}, false, nil
+	case err != nil:
+		return ports.CopyProgress{}, false, fmt.Errorf("read progress of %s/%s %s to %s: %w", bucket, key, vid, site, err)
+	}
+	return cp, true, nil
+}
+
+// percent is done/total as JavaScript's (ratio * 100).toFixed() writes it:
+// rounded to the nearest integer, halves up.
+func percent(done, total int64) string {
+	if total <= 0 {
+		return "0%"
+	}
+	return strconv.FormatFloat(math.Floor(float64(done)*100/float64(total)+0.5), 'f', 0, 64) + "%"
 }
 
 type objectThroughputBody struct {
@@ -179,12 +219,31 @@ type objectThroughputBody struct {
 	Throughput  string `json:"throughput"`
 }
 
-// objectThroughput answers /_/metrics/crr/<site>/throughput/<bucket>/<key>.
-// Without per-object byte counts in the ports it is always "0.00", which
-// is what upstream answers for an object it has no data on.
+// objectThroughput answers /_/metrics/crr/<site>/throughput/<bucket>/<key>:
+// the latest attempt's bytes per second, from the replicator's report.
+// Upstream averages the object's bytes over its 15-minute window; here it
+// is the attempt's own rate: its bytes done over the time since it
+// started while it runs, over its duration once every byte is written. It
+// is "0.00" without a report, or when no byte moved in the last 15
+// minutes (ThroughputWindow), as upstream's window empties.
 func (a *api) objectThroughput(w http.ResponseWriter, r *http.Request, p params) error {
-	if _, err := a.site(p); err != nil {
+	site, err := a.site(p)
+	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, objectThroughputBody{Description: descObjectThroughput, Throughput: fixed2(0)})
+	body := objectThroughputBody{Description: descObjectThroughput, Throughput: fixed2(0)}
+	cp, found, err := a.copyProgress(r.Context(), site, p["bucket"], p["key"], r.URL.Query().Get("versionId"))
+	if err != nil {
+		return err
+	}
+	now := a.cfg.Now()
+	if found && cp.Done > 0 && now.Sub(cp.Updated) <= ThroughputWindow {
+		end := now
+		if cp.Done >= cp.Total {
+			end = cp.Updated
+		}
+		elapsed := max(end.Sub(cp.Started), time.Millisecond)
+		body.Throughput = fixed2(float64(cp.Done) / elapsed.Seconds())
+	}
+	return writeJSON(w, http.StatusOK, body)
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
 )
 
 // Tests of the answers upstream Backbeat gives where a stricter API would
@@ -272,4 +274,88 @@ func TestHealthcheckHasUpstreamKeys(t *testing.T) {
 			t.Errorf("panicking: %v", kp)
 		}
 	})
+}
+
+// Upstream reports an object's progress and throughput from the bytes of
+// each part as it is written (lib/api/Metrics.js getObjectProgress and
+// getObjectThroughput over extensions/replication/tasks/ReplicateObject.js'
+// per-part reports; tests/functional/api/routes.js expects 50 of 100 bytes
+// as "50%"): so do these routes, from the replicator's report.
+func TestObjectProgressFromTheReplicator(t *testing.T) {
+	t.Parallel()
+	store, err := memory.NewProgress(memory.ProgressConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, withDeps(func(d *Deps) { d.Progress = store }))
+	ctx := context.Background()
+	f.putVersion("bkt-op", "dir/big", "v1", 1000, nil)
+	ref := ports.CopyRef{Site: "site-a", Bucket: "bkt-op", Key: "dir/big", VersionID: "v1"}
+	started := f.clock().Add(-10 * time.Second)
+	progress := func(site string) objectProgressBody {
+		t.Helper()
+		return decode[objectProgressBody](t, f.do(http.MethodGet, "/_/metrics/crr/"+site+"/progress/bkt-op/dir/big?versionId=v1", nil), http.StatusOK)
+	}
+	throughput := func() string {
+		t.Helper()
+		return decode[objectThroughputBody](t, f.do(http.MethodGet, "/_/metrics/crr/site-a/throughput/bkt-op/dir/big?versionId=v1", nil), http.StatusOK).Throughput
+	}
+	if got := progress("site-a"); got != (objectProgressBody{descObjectProgress, 1000, 0, "0%"}) || throughput() != "0.00" {
+		t.Fatalf("before the copy: %+v %s", got, throughput())
+	}
+
+	if err := store.Begin(ctx, ref, 1000, started); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Advance(ctx, ref, started, 250, started.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// In flight: 250 bytes in the 10 s since the attempt began.
+	if got := progress("site-a"); got != (objectProgressBody{descObjectProgress, 750, 250, "25%"}) {
+		t.Errorf("in flight: %+v", got)
+	}
+	if got := throughput(); got != "25.00" {
+		t.Errorf("in flight throughput %s, want 25.00", got)
+	}
+	// The other site has no report: its status says.
+	if got := progress("site-b"); got != (objectProgressBody{descObjectProgress, 1000, 0, "0%"}) {
+		t.Errorf("site-b: %+v", got)
+	}
+	// Done: the attempt's rate over its 8 s, kept for upstream's 15-minute
+	// window.
+	if err := store.Advance(ctx, ref, started, 750, started.Add(8*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := progress("site-a"); got != (objectProgressBody{descObjectProgress, 0, 1000, "100%"}) {
+		t.Errorf("done: %+v", got)
+	}
+	if got := throughput(); got != "125.00" {
+		t.Errorf("done throughput %s, want 125.00", got)
+	}
+	f.advance(16 * time.Minute)
+	if got := throughput(); got != "0.00" {
+		t.Errorf("16 minutes later throughput %s, want 0.00", got)
+	}
+
+	// A site COMPLETED is 100% whatever an older report says; rounding is
+	// JavaScript's toFixed (12.5 -> 13).
+	f.putVersion("bkt-op", "k2", "v1", 8, map[string]domain.Status{"site-a": domain.StatusCompleted})
+	for site, done := range map[string]int64{"site-a": 4, "site-b": 1} {
+		r := ports.CopyRef{Site: site, Bucket: "bkt-op", Key: "k2", VersionID: "v1"}
+		if err := store.Begin(ctx, r, 8, started); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Advance(ctx, r, started, done, started); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(site string) objectProgressBody {
+		return decode[objectProgressBody](t, f.do(http.MethodGet, "/_/metrics/crr/"+site+"/progress/bkt-op/k2?versionId=v1", nil), http.StatusOK)
+	}
+	if got := get("site-a"); got != (objectProgressBody{descObjectProgress, 0, 8, "100%"}) {
+		t.Errorf("completed: %+v", got)
+	}
+	if got := get("site-b"); got != (objectProgressBody{descObjectProgress, 7, 1, "13%"}) {
+		t.Errorf("1 of 8: %+v", got)
+	}
 }

@@ -355,6 +355,9 @@ func (o *Objects) Put(ctx context.Context, r ports.Replica, body io.Reader) (str
 	}
 	keys[r.Key] = append(keys[r.Key], obj)
 	o.writes++
+	if r.Progress != nil && len(obj.data) > 0 {
+		r.Progress(int64(len(obj.data))) // one part: the whole object
+	}
 	return obj.versionID, nil
 }
 

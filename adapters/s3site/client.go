@@ -203,6 +203,8 @@ type object struct {
 	meta, tags  map[string]string
 	headers     domain.Headers
 	lock        domain.Lock
+	// progress, when set, is told the bytes of each part uploaded.
+	progress func(int64)
 }
 
 // upload writes o with PutObject or, from the threshold on, a multipart

@@ -83,7 +83,7 @@ func (d *Destination) Put(ctx context.Context, r ports.Replica, body io.Reader) 
 	o := object{
 		bucket: r.Bucket, key: r.Key, size: r.Size, contentType: r.ContentType,
 		contentMD5: strings.ToLower(r.ContentMD5), meta: meta, tags: r.Tags,
-		headers: r.Headers, lock: r.Lock,
+		headers: r.Headers, lock: r.Lock, progress: r.Progress,
 	}
 	return d.c.upload(ctx, o, body)
 }

@@ -102,6 +102,9 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 				return
 			}
 			parts[num-1] = types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)}
+			if o.progress != nil {
+				o.progress(int64(len(data)))
+			}
 		})
 	}
 	wg.Wait()

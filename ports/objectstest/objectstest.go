@@ -84,6 +84,7 @@ func RunDestination(t *testing.T, newDest func(t *testing.T) (dst ports.Destinat
 		{"SetTagsWithoutReplica", testSetTagsNoReplica},
 		{"HeadersAreCarried", testHeaders},
 		{"LockOnAPlainBucketIsPermanent", testLockRefused},
+		{"ProgressAddsUpToTheSize", testProgress},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
