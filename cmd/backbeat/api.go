@@ -40,7 +40,7 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 		Sites: &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier: &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub,
 			Topics: topics(cfg), Log: log},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Bus: w.bus,
+		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Bus: w.bus, Progress: w.progress,
 		Prometheus: w.prometheus, Log: log,
 	}, httpapi.Config{Token: string(cfg.API.Token)})
 	g, gctx := errgroup.WithContext(ctx)

@@ -196,7 +196,7 @@ func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Repli
 		Site: site, Subscriber: w.sub, Publisher: w.pub, Source: w.source, Destination: w.dests[site], Control: w.control,
 		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix, Concurrency: cfg.Replication.Concurrency,
 		Retry: cfg.RetryPolicy(), MaxReplays: cfg.Replication.MaxReplays, ReplayDelay: cfg.Replication.ReplayDelay,
-		Log: log.With("role", "replicator", "site", site), Telemetry: w.telemetry,
+		Log: log.With("role", "replicator", "site", site), Telemetry: w.telemetry, Progress: w.progress,
 	}
 }
 

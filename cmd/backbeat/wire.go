@@ -30,6 +30,8 @@ type wiring struct {
 	locker        ports.Locker
 	metrics       ports.MetricsRecorder
 	control       ports.SiteControl
+	// progress carries the replicators' copy progress to the API.
+	progress ports.ProgressStore
 
 	// jobs, scanner and leases serve the backfill jobs of the API role.
 	jobs    ports.JobStore

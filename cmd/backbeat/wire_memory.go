@@ -21,13 +21,17 @@ func wireMemory(cfg Config) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
+	progress, err := memory.NewProgress(memory.ProgressConfig{})
+	if err != nil {
+		return nil, err
+	}
 	source := memory.NewObjects()
 	locker := memory.NewLocker()
 	w := &wiring{
 		journal: meta, checkpoints: memory.NewCheckpoints(), metadata: meta, writer: meta,
 		pub: bus, sub: bus, source: source, sourceObjects: source.Writer(),
 		dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{},
-		failures: failures, locker: locker, metrics: metrics, control: memory.NewSiteControl(),
+		failures: failures, locker: locker, metrics: metrics, control: memory.NewSiteControl(), progress: progress,
 		closers: []func() error{bus.Close},
 		jobs:    memory.NewJobs(), scanner: meta, leases: locker,
 		listings: map[string]ports.SiteListing{}, findings: memory.NewFindings(),

@@ -64,6 +64,7 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	}
 	w.closers = append(w.closers, rs.Close)
 	w.failures, w.locker, w.metrics, w.control = rs.Failures(), rs.Locker(), rs.Metrics(), rs.SiteControl()
+	w.progress = rs.Progress()
 	w.leases = rs.Locker()
 	w.health["redis"] = rs.Healthy
 
