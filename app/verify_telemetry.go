@@ -18,7 +18,8 @@ import (
 //   - backbeat_verify_findings{site,kind}: the findings of the last
 //     finished verify job of each bucket and site, summed over buckets;
 //   - backbeat_verify_progress{job}: the fraction of its versions each
-//     running verify job has compared.
+//     running verify job, and the newest finished one of each bucket, has
+//     compared (1 once done).
 //
 // The two gauges are read from the job store when metrics are collected,
 // so every API instance shows the same, whichever ran the jobs. A nil
@@ -41,7 +42,7 @@ func (t *Telemetry) Verify(jobs ports.JobStore) (*VerifyTelemetry, error) {
 	findings, err2 := t.meter.Int64ObservableGauge("backbeat.verify.findings",
 		metric.WithDescription("Findings of the last finished verify job of each bucket and site, summed over buckets, by site and kind (missing, content, tags, marker, status-lies, pending, failed, extra)."))
 	progress, err3 := t.meter.Float64ObservableGauge("backbeat.verify.progress",
-		metric.WithDescription("Fraction of its versions a running verify job has compared, from 0 to 1."))
+		metric.WithDescription("Fraction of its versions a verify job has compared, from 0 to 1 (1 once done): every running job, and the newest finished one of each bucket."))
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("create verify instruments: %w", err)
 	}
@@ -53,9 +54,13 @@ func (t *Telemetry) Verify(jobs ports.JobStore) (*VerifyTelemetry, error) {
 			if err != nil {
 				return nil // the store is away: no verify gauges this time
 			}
+			finished := map[string]bool{} // buckets whose newest finished job is shown
 			for _, j := range js {
-				if j.State == domain.JobRunning {
+				if j.State == domain.JobRunning || !finished[j.Bucket] {
 					o.ObserveFloat64(progress, j.Progress(), metric.WithAttributes(jobAttr(j)))
+				}
+				if j.State.Final() {
+					finished[j.Bucket] = true
 				}
 			}
 			for site, kinds := range LastVerifyFindings(js) {

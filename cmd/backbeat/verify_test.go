@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,20 @@ func TestAPIRoleRunsVerifies(t *testing.T) {
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	// The dashboard's verify panels query what the API role exports.
+	dash, err := os.ReadFile("../../configs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`backbeat_verify_[a-z_]+`).FindAllString(string(dash), -1)
+	if len(names) == 0 {
+		t.Error("the dashboard shows no verify metric")
+	}
+	for _, name := range names {
+		if !strings.Contains(string(body), "\n"+name+"{") {
+			t.Errorf("the dashboard queries %s, which the API role does not export", name)
 		}
 	}
 	if t.Failed() {
