@@ -101,6 +101,16 @@ type Deps struct {
 	Verify *app.VerifyService
 	// Health checks each backing service, by name. Optional.
 	Health map[string]func(context.Context) error
+	// Degradable names the services of Health whose failure degrades the
+	// service without stopping replication (Redis: metrics, failure
+	// listings and pause broadcasts lag while statuses still reach
+	// MongoDB): such a failure shows as "degraded", the status is
+	// "degraded" and the answer stays 200.
+	Degradable map[string]bool
+	// Roles report the state of this process's roles for the healthcheck's
+	// "roles" key (the populator's lease: active or standby, its epoch).
+	// Optional.
+	Roles map[string]func() any
 	// Bus describes the bus topics for the healthcheck, through the
 	// publisher's own connection: its error says the publisher cannot
 	// reach the bus. Optional: without it the healthcheck lists no topic

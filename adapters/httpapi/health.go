@@ -63,6 +63,8 @@ type healthBody struct {
 	Topics              map[string]topicHealth `json:"topics"`
 	InternalConnections map[string]any         `json:"internalConnections"`
 	Status              string                 `json:"status"`
+	// Roles is the state of this process's roles (Deps.Roles).
+	Roles map[string]any `json:"roles,omitempty"`
 }
 
 type serviceState struct {
@@ -122,7 +124,7 @@ func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) erro
 	body := healthBody{Status: "ok", Topics: map[string]topicHealth{}, InternalConnections: map[string]any{"zookeeper": noZookeeper}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	healthy := true
+	healthy, degraded := true, false
 	for name, check := range a.deps.Health {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HealthTimeout)
@@ -130,12 +132,22 @@ func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) erro
 			st := serviceState{Status: "ok"}
 			if err := safeCheck(ctx, check); err != nil {
 				st = serviceState{Status: "error", Error: err.Error()}
+				if a.deps.Degradable[name] {
+					st.Status = "degraded"
+				}
 			}
 			mu.Lock()
 			body.InternalConnections[name] = st
-			healthy = healthy && st.Status == "ok"
+			healthy = healthy && st.Status != "error"
+			degraded = degraded || st.Status == "degraded"
 			mu.Unlock()
 		})
+	}
+	for name, state := range a.deps.Roles {
+		if body.Roles == nil {
+			body.Roles = map[string]any{}
+		}
+		body.Roles[name] = state()
 	}
 	if a.deps.Bus != nil {
 		wg.Go(func() {
@@ -159,8 +171,11 @@ func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) erro
 	}
 	wg.Wait()
 	status := http.StatusOK
-	if !healthy {
+	switch {
+	case !healthy:
 		body.Status, status = "error", http.StatusInternalServerError
+	case degraded:
+		body.Status = "degraded"
 	}
 	return writeJSON(w, status, body)
 }

@@ -40,7 +40,7 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 		Sites: &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier: &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub,
 			Topics: topics(cfg), Log: log},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Bus: w.bus, Progress: w.progress,
+		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Degradable: map[string]bool{"redis": true}, Roles: roles(w), Bus: w.bus, Progress: w.progress,
 		Prometheus: w.prometheus, Log: log,
 	}, httpapi.Config{Token: string(cfg.API.Token)})
 	g, gctx := errgroup.WithContext(ctx)
@@ -52,4 +52,13 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 		return nil
 	})
 	return g.Wait()
+}
+
+// roles are the states of this process's roles that the healthcheck shows:
+// the populator's lease, when this process runs a populator.
+func roles(w *wiring) map[string]func() any {
+	if w.populatorLease == nil {
+		return nil
+	}
+	return map[string]func() any{"populator": func() any { return w.populatorLease.State() }}
 }

@@ -50,8 +50,8 @@ ALL_COMPONENTS=(kafka mongo oplog redis s3-source s3-site-a s3-site-b)
 # The stand-in's oplog is capped as a real MongoDB caps its own: the newest
 # OPLOG_MAX_ENTRIES entries, none older than OPLOG_MAX_AGE (see
 # e2e/stack/oplogtrim). Override from the environment.
-OPLOG_MAX_ENTRIES="${BACKBEAT_STACK_OPLOG_MAX_ENTRIES:-200000}"
-OPLOG_MAX_AGE="${BACKBEAT_STACK_OPLOG_MAX_AGE:-1h}"
+OPLOG_MAX_ENTRIES="${BACKBEAT_STACK_OPLOG_MAX_ENTRIES:-50000}"
+OPLOG_MAX_AGE="${BACKBEAT_STACK_OPLOG_MAX_AGE:-30m}"
 
 # ---- small helpers -----------------------------------------------------------
 say() { printf '%s\n' "$*"; }

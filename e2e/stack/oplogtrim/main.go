@@ -41,8 +41,8 @@ type Status struct {
 
 func main() {
 	uri := flag.String("uri", "mongodb://127.0.0.1:27117", "the stand-in")
-	maxEntries := flag.Int64("max-entries", 200_000, "keep at most this many oplog entries (the newest)")
-	maxAge := flag.Duration("max-age", time.Hour, "drop entries older than this")
+	maxEntries := flag.Int64("max-entries", 50_000, "keep at most this many oplog entries (the newest)")
+	maxAge := flag.Duration("max-age", 30*time.Minute, "drop entries older than this")
 	interval := flag.Duration("interval", 2*time.Second, "time between passes")
 	statusPath := flag.String("status", "", "write the oplog's size and oldest entry here after each pass")
 	once := flag.Bool("once", false, "one pass, then exit")
