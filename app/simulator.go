@@ -68,20 +68,35 @@ func (s *Simulator) PutObjectWith(ctx context.Context, b domain.Bucket, key stri
 		return domain.ObjectVersion{}, fmt.Errorf("put %s/%s data: %w", b.Name, key, err)
 	}
 	sum := md5.Sum(data)
-	v := domain.ObjectVersion{
-		Bucket: b.Name, Key: key, VersionID: vid, MicroVersionID: randomID(),
+	return s.Record(ctx, b, domain.ObjectVersion{
+		Bucket: b.Name, Key: key, VersionID: vid,
 		Size: int64(len(data)), ContentMD5: hex.EncodeToString(sum[:]), ContentType: a.ContentType,
-		LastModified: time.Now().UTC(), UserMeta: a.UserMeta, Tags: a.Tags, Headers: a.Headers, Lock: a.Lock,
+		UserMeta: a.UserMeta, Tags: a.Tags, Headers: a.Headers, Lock: a.Lock,
+	})
+}
+
+// Record writes the metadata of a version whose data (or delete marker)
+// the source S3 already holds, with replicationInfo PENDING when one of
+// the bucket's rules matches its key: the one metadata writer that the
+// simulator and the S3 front share. It fills MicroVersionID and
+// LastModified when they are unset.
+func (s *Simulator) Record(ctx context.Context, b domain.Bucket, v domain.ObjectVersion) (domain.ObjectVersion, error) {
+	v.Bucket = b.Name
+	if v.MicroVersionID == "" {
+		v.MicroVersionID = randomID()
 	}
-	if rule, ok := b.RuleFor(key); ok {
+	if v.LastModified.IsZero() {
+		v.LastModified = time.Now().UTC()
+	}
+	if rule, ok := b.RuleFor(v.Key); ok {
 		role := ""
 		if b.Replication != nil {
 			role = b.Replication.Role
 		}
-		v.Replication = domain.NewReplicationInfo(rule, role, len(data) > 0)
+		v.Replication = domain.NewReplicationInfo(rule, role, v.Size > 0 && !v.IsDeleteMarker)
 	}
 	if err := s.Metadata.PutVersion(ctx, v); err != nil {
-		return domain.ObjectVersion{}, fmt.Errorf("put %s/%s metadata: %w", b.Name, key, err)
+		return domain.ObjectVersion{}, fmt.Errorf("put %s/%s metadata: %w", b.Name, v.Key, err)
 	}
 	return v, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/openbackbeat/backbeat/adapters/s3front"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 )
@@ -31,8 +32,10 @@ type Config struct {
 	Populator   PopulatorConfig   `yaml:"populator"`
 	API         APIConfig         `yaml:"api"`
 	Backfill    BackfillConfig    `yaml:"backfill"`
-	Telemetry   TelemetryConfig   `yaml:"telemetry"`
-	Log         LogConfig         `yaml:"log"`
+	// S3Front is the S3 endpoint of `backbeat s3` (local stack and tests).
+	S3Front   s3front.Config  `yaml:"s3front"`
+	Telemetry TelemetryConfig `yaml:"telemetry"`
+	Log       LogConfig       `yaml:"log"`
 }
 
 // S3Config reaches one S3 endpoint.
@@ -164,6 +167,7 @@ func defaults() Config {
 		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second},
 		API:       APIConfig{Listen: "127.0.0.1:8900"},
 		Backfill:  defaultBackfill(),
+		S3Front:   s3front.DefaultConfig(),
 		Telemetry: TelemetryConfig{Traces: "none"},
 		Log:       LogConfig{Level: "info"},
 	}
@@ -260,6 +264,9 @@ func (c Config) Validate() error {
 		bad("replication.baseDelay", "must be positive and at most maxDelay (%s, %s)", c.Replication.BaseDelay, c.Replication.MaxDelay)
 	}
 	c.Backfill.validate(bad)
+	if err := c.S3Front.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Populator.BatchSize < 1 {
 		bad("populator.batchSize", "must be at least 1, got %d", c.Populator.BatchSize)
 	}

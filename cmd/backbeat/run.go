@@ -30,6 +30,7 @@ Roles (each runs until SIGINT/SIGTERM, then drains and stops):
 Tools:
   ctl          operator CLI over the HTTP API (backbeat ctl --help)
   simulate     play CloudServer: create demo buckets and write objects
+  s3           play CloudServer as an S3 endpoint (s3front.listen, default 127.0.0.1:8000)
   config       print the effective configuration (secrets masked)
 
 Common flags: --config FILE (YAML; BACKBEAT_* environment variables override it)
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string) error {
 		return printConfig(os.Stdout, cfg)
 	case "populator", "replicator", "status", "api", "all":
 		return runRoles(ctx, cfg, log, cmd, *site, *demo)
+	case "s3":
+		return runS3Front(ctx, cfg, log)
 	case "simulate":
 		w, err := wire(ctx, cfg, log)
 		if err != nil {
