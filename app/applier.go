@@ -58,10 +58,12 @@ func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 	// change the next time, and must still count the outcome once.
 	var now domain.Status
 	changed := false
+	var start time.Time
 	return &task{
 		key: out.OrderingKey(),
 		id:  fmt.Sprint(d.Partition, "/", d.Offset),
 		run: func(ctx context.Context) {
+			start = time.Now()
 			ctx, span := tracer.Start(traceContext(ctx, d.Headers), "apply-status",
 				trace.WithAttributes(attribute.String("site", out.Site), attribute.String("status", string(out.Status))))
 			defer span.End()
@@ -77,7 +79,8 @@ func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 		// delivery is acked only after them, so a crash meanwhile redoes
 		// them rather than losing them.
 		finish: func(ctx context.Context) {
-			_ = retryForever(ctx, func() error { return a.sideEffects(ctx, out, now, changed) }, a.Log, "update failure store and metrics")
+			err := retryForever(ctx, func() error { return a.sideEffects(ctx, out, now, changed) }, a.Log, "update failure store and metrics")
+			a.Telemetry.statusProcessed(ctx, out, err == nil && ctx.Err() == nil, time.Since(start))
 		},
 	}
 }

@@ -144,6 +144,7 @@ func (p *Populator) run(ctx context.Context, t *Term) error {
 func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t *Term) error {
 	var msgs []ports.Message
 	var queued []queuedSite
+	var sizes []int64 // each entry's bytes of data
 	for _, ev := range events {
 		m, sites, err := p.entryFor(ctx, ev)
 		if err != nil {
@@ -158,6 +159,9 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 		if m != nil {
 			msgs = append(msgs, *m)
 			queued = append(queued, sites...)
+			if len(sites) > 0 {
+				sizes = append(sizes, sites[0].bytes)
+			}
 		}
 	}
 	if !t.Valid() {
@@ -172,9 +176,11 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 	if err := p.publish(ctx, msgs); err != nil {
 		return err
 	}
+	p.Telemetry.populated(ctx, p.CheckpointName, sizes, events[len(events)-1].Time)
 	for _, q := range queued {
 		p.counts().record(ctx, q.site, ports.MetricQueued, q.bytes)
 		p.Telemetry.entryPublished(ctx, q.site)
+		p.Telemetry.queuedFor(ctx, q.site, q.bytes)
 	}
 	last := events[len(events)-1].Position
 	save := func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }

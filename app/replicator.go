@@ -175,13 +175,14 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 	defer span.End()
 
 	start := time.Now()
+	r.Telemetry.pickedUp(ctx, r.Site, entry, obj, start)
 	var dstVersion string
 	var action domain.Action
 	var err error
 	attempts := 0
 	for {
 		attempts++
-		dstVersion, action, err = r.apply(ctx, obj)
+		dstVersion, action, err = r.apply(ctx, entry, obj)
 		if err == nil || ctx.Err() != nil || !r.Retry.ShouldRetry(err, attempts, time.Since(start)) {
 			break
 		}
@@ -197,12 +198,13 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 		return // shutting down: the entry will be delivered again
 	}
 	out := domain.NewOutcome(obj, r.Site, domain.StatusCompleted)
-	out.Attempts = attempts
+	out.Attempts, out.ReplayCount = attempts, entry.ReplayCount
 	switch {
 	case err == nil:
 		out.Completed(action, dstVersion, obj.Size)
 	case domain.Classify(err) == domain.Transient && entry.ReplayCount < r.MaxReplays:
 		r.replay(ctx, entry, err)
+		r.Telemetry.replaySent(ctx, r.Site, entry.ReplayCount+1, out.Bytes)
 		return
 	default:
 		span.RecordError(err)
@@ -211,7 +213,9 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 		out.Reason = fmt.Sprintf("%s error after %d attempts: %v", domain.Classify(err), attempts, err)
 	}
 	msg := ports.Message{Key: out.OrderingKey(), Payload: out.Encode(), Headers: traceHeaders(ctx)}
-	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Status, msg) }, r.Log, "publish outcome")
+	if retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Status, msg) }, r.Log, "publish outcome") == nil {
+		r.Telemetry.outcomePublished(ctx, obj, out, time.Since(start))
+	}
 }
 
 // replay sends an entry whose retries are spent to the replay topic, to be
@@ -229,7 +233,7 @@ func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error
 // apply brings the site in step with one version: the replica's metadata
 // changed in place when the entry asks for no data and the site holds the
 // replica, else a full copy.
-func (r *Replicator) apply(ctx context.Context, obj domain.ObjectVersion) (string, domain.Action, error) {
+func (r *Replicator) apply(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion) (string, domain.Action, error) {
 	rule := domain.ReplicationRule{DestinationBucket: obj.Replication.Destination}
 	dstBucket := rule.DestinationBucketName()
 	if dstBucket == "" {
@@ -241,30 +245,32 @@ func (r *Replicator) apply(ctx context.Context, obj domain.ObjectVersion) (strin
 		IsDeleteMarker: obj.IsDeleteMarker, Headers: obj.Headers, Lock: obj.Lock,
 	}
 	if obj.MetadataOnly() {
-		v, action, err := r.setTags(ctx, obj, replica)
+		v, action, err := r.setTags(ctx, entry, obj, replica)
 		if !errors.Is(err, ports.ErrNoReplica) {
 			return v, action, err
 		}
 		// Never copied, or the copy was lost: the site converges by a copy.
 		r.Log.InfoContext(ctx, "no replica to update: copying", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID)
 	}
-	v, err := r.copy(ctx, obj, replica)
+	v, err := r.copy(ctx, entry, obj, replica)
 	return v, domain.ActionCopied, err
 }
 
 // setTags changes the tags of the site's replica of obj in place.
-func (r *Replicator) setTags(ctx context.Context, obj domain.ObjectVersion, replica ports.Replica) (string, domain.Action, error) {
+func (r *Replicator) setTags(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion, replica ports.Replica) (string, domain.Action, error) {
 	hint := ""
 	if b, ok := obj.Site(r.Site); ok {
 		hint = b.DataStoreVersionID
 	}
 	ctx, span := tracer.Start(ctx, "write-tags", trace.WithAttributes(attribute.Int("tags", len(obj.Tags))))
 	defer span.End()
+	wstart := time.Now()
 	v, changed, err := r.Destination.SetTags(ctx, replica, hint)
 	if err != nil {
 		span.RecordError(err)
 		return "", "", fmt.Errorf("set tags at site %s: %w", r.Site, err)
 	}
+	r.Telemetry.stageDone(ctx, r.Site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
 	span.SetAttributes(attribute.Bool("changed", changed))
 	if !changed {
 		return v, domain.ActionNone, nil
@@ -273,30 +279,44 @@ func (r *Replicator) setTags(ctx context.Context, obj domain.ObjectVersion, repl
 }
 
 // copy streams one version from the source to the destination.
-func (r *Replicator) copy(ctx context.Context, obj domain.ObjectVersion, replica ports.Replica) (string, error) {
+func (r *Replicator) copy(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion, replica ports.Replica) (string, error) {
 	var body io.Reader
 	if !obj.IsDeleteMarker {
 		// The read span covers the whole streamed read, which runs while
 		// the write sends it on: it ends when the body is closed.
 		_, rspan := tracer.Start(ctx, "read", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
 		defer rspan.End()
+		rstart := time.Now()
 		rc, err := r.Source.Open(ctx, obj.Bucket, obj.Key, obj.VersionID)
 		if err != nil {
 			rspan.RecordError(err)
 			return "", fmt.Errorf("read source: %w", err)
 		}
-		defer rc.Close()
-		body = rc
+		read := &countingReader{r: rc}
+		defer func() {
+			_ = rc.Close()
+			r.Telemetry.stageDone(ctx, r.Site, entry, stageSourceDataRead, read.n, time.Since(rstart))
+		}()
+		body = read
 	}
 	wctx, wspan := tracer.Start(ctx, "write", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
 	defer wspan.End()
 	progress := r.progress.begin(r.Site, obj)
 	replica.Progress = progress.reporter()
+	wstart := time.Now()
 	v, err := r.Destination.Put(wctx, replica, body)
 	if err != nil {
 		wspan.RecordError(err)
 		return "", fmt.Errorf("write to site %s: %w", r.Site, err)
 	}
 	progress.finish()
+	// The data and its metadata go in one request: a delete marker is a
+	// metadata write, anything else a data write carrying the metadata.
+	if obj.IsDeleteMarker {
+		r.Telemetry.stageDone(ctx, r.Site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
+	} else {
+		r.Telemetry.stageDone(ctx, r.Site, entry, stageDataWrite, obj.Size, time.Since(wstart))
+		r.Telemetry.metadataCarried(ctx, r.Site, entry)
+	}
 	return v, nil
 }

@@ -49,6 +49,8 @@ type Telemetry struct {
 	leaseRole   metric.Int64Gauge
 	leaseEpoch  metric.Int64Gauge
 	meter       metric.Meter
+	// upstream are upstream Backbeat's metrics, beside these.
+	upstream *upstreamMetrics
 }
 
 // NewTelemetry creates the instruments on mp; a nil mp means the global
@@ -82,6 +84,8 @@ func NewTelemetry(mp metric.MeterProvider) (*Telemetry, error) {
 	t.lag, err = m.Float64Histogram("backbeat.replication.lag", metric.WithUnit("s"),
 		metric.WithDescription("Time from the source write to the replica's COMPLETED status being applied."),
 		metric.WithExplicitBucketBoundaries(LagBuckets...))
+	errs = append(errs, err)
+	t.upstream, err = newUpstreamMetrics(m)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("create app instruments: %w", err)
@@ -137,6 +141,7 @@ func (t *Telemetry) applied(ctx context.Context, out domain.Outcome, now time.Ti
 	if t == nil {
 		return
 	}
+	t.statusApplied(ctx, out, now)
 	switch out.Status {
 	case domain.StatusFailed:
 		t.failed.Add(ctx, 1, site(out.Site))

@@ -123,6 +123,9 @@ type Outcome struct {
 	// already matched). Empty in outcomes of older writers and in FAILED
 	// ones.
 	Action Action `json:"action,omitempty"`
+	// ReplayCount is how many times the entry went through the replay
+	// topic before this outcome, for upstream's replay metrics.
+	ReplayCount int `json:"replayCount,omitempty"`
 }
 
 // Action is what the replicator did at a site for one entry.
