@@ -32,6 +32,21 @@ for i in $(seq 300); do
 done
 echo "backbeat API is up at http://127.0.0.1:8900"
 
+# The S3 front plays CloudServer on :8000 for awscli and other S3 clients.
+if [ -f "$run/s3.pid" ] && kill -0 "$(cat "$run/s3.pid")" 2>/dev/null; then
+  kill "$(cat "$run/s3.pid")" || true
+  for _ in $(seq 100); do kill -0 "$(cat "$run/s3.pid")" 2>/dev/null || break; sleep 0.1; done
+fi
+echo "starting backbeat s3 (log: $run/s3.log)"
+setsid nohup bin/backbeat s3 --config configs/local.yaml >"$run/s3.log" 2>&1 &
+echo $! >"$run/s3.pid"
+for i in $(seq 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null; then break; fi
+  [ "$i" = 100 ] && { echo "backbeat s3 did not listen in 10 s"; tail -30 "$run/s3.log"; exit 1; }
+  sleep 0.1
+done
+aws=$(bash e2e/stack/awscli.sh)
+
 bin/backbeat simulate --config configs/local.yaml --objects 20 --buckets 2 --retag 5 --untag 2 --wait 2m
 
 cat <<MSG
@@ -49,5 +64,19 @@ Logs: $run/backbeat.log (JSON, with trace ids); stack logs under .stack/<service
 Traces: $run/traces.json (flushed every 5 s; one span a line: populate, replicate with its read and write, apply-status,
   linked by trace id), e.g. grep -c '"Name":"replicate"' $run/traces.json
 Metrics: curl -s http://127.0.0.1:8900/metrics | grep ^backbeat_
-Stop: kill \$(cat $run/pid); go tool task stack:down
+
+The seed's quickstart, with awscli against the S3 front (http://127.0.0.1:8000, log: $run/s3.log):
+  export AWS_ACCESS_KEY_ID=backbeat AWS_SECRET_ACCESS_KEY=backbeat-secret-key AWS_DEFAULT_REGION=us-east-1
+  s3="$aws --endpoint-url http://127.0.0.1:8000"
+  for site in 17001 17002; do   # the destination bucket, versioned, at each site (site-a, site-b)
+    $aws --endpoint-url http://127.0.0.1:\$site s3api create-bucket --bucket quickstart
+    $aws --endpoint-url http://127.0.0.1:\$site s3api put-bucket-versioning --bucket quickstart --versioning-configuration Status=Enabled
+  done
+  \$s3 s3api create-bucket --bucket quickstart
+  \$s3 s3api put-bucket-versioning --bucket quickstart --versioning-configuration Status=Enabled
+  \$s3 s3api put-bucket-replication --bucket quickstart --replication-configuration file://configs/replication.json
+  \$s3 s3api put-object --bucket quickstart --key hello --body README.md
+  \$s3 s3api head-object --bucket quickstart --key hello          # ReplicationStatus: PENDING, then COMPLETED
+  $aws --endpoint-url http://127.0.0.1:17001 s3api head-object --bucket quickstart --key hello   # the replica at site-a
+Stop: kill \$(cat $run/pid) \$(cat $run/s3.pid); go tool task stack:down
 MSG
