@@ -25,9 +25,8 @@ type VerifyDeps struct {
 
 // Bounds of a verify batch: the source versions, and the site versions,
 // judged and checkpointed together (a single key with more is judged
-// alone). Site listing pages are S3's largest.
+// alone); and of the findings stored in one call.
 const (
-	verifySitePage     = 1000
 	verifySiteBatch    = 4 // times the batch size, in site versions
 	verifyFindingChunk = 1000
 )
@@ -81,7 +80,6 @@ func (w *verifyWalk) run(ctx context.Context) error {
 			return err
 		}
 	}
-	m := domain.NewVersionMerge(len(w.lists))
 	var srcAfter domain.VersionRef
 	sitePos := make([]ports.ListPosition, len(w.lists))
 	if k := w.job.Verify.LastKey; k != "" {
@@ -90,6 +88,19 @@ func (w *verifyWalk) run(ctx context.Context) error {
 			sitePos[i] = ports.ListPosition{Key: k}
 		}
 	}
+	fctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	src := make(chan sourcePage, feedAhead)
+	wg.Go(func() { w.feedSource(fctx, srcAfter, src) })
+	sites := make([]chan sitePage, len(w.lists))
+	for i := range sites {
+		sites[i] = make(chan sitePage, feedAhead)
+		wg.Go(func() { w.feedSite(fctx, i, sitePos[i], sites[i]) })
+	}
+
+	m := domain.NewVersionMerge(len(w.lists))
 	var batch []domain.KeyVersions
 	srcN, siteN := 0, 0
 	flush := func() error {
@@ -101,9 +112,6 @@ func (w *verifyWalk) run(ctx context.Context) error {
 		return err
 	}
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		for kv, ok := m.Next(); ok; kv, ok = m.Next() {
 			batch = append(batch, kv)
 			srcN += len(kv.Source)
@@ -119,79 +127,32 @@ func (w *verifyWalk) run(ctx context.Context) error {
 		if m.Done() {
 			return flush()
 		}
-		if err := w.feed(ctx, m, &srcAfter, sitePos); err != nil {
-			return err
-		}
-	}
-}
-
-// feed reads the next page of every side the merge wants, concurrently.
-func (w *verifyWalk) feed(ctx context.Context, m *domain.VersionMerge, srcAfter *domain.VersionRef, sitePos []ports.ListPosition) error {
-	wantSrc, wantSites := m.Wants()
-	var srcPage []ports.ScannedVersion
-	sitePages := make([]ports.VersionPage, len(w.lists))
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
-	if wantSrc {
-		wg.Go(func() {
-			var err error
-			srcPage, err = w.r.Scanner.ScanVersions(ctx, w.job.Bucket, w.job.Prefix, *srcAfter, w.cfg.BatchSize)
-			if errors.Is(err, ports.ErrNotFound) {
-				err = fmt.Errorf("%w: %w", domain.ErrPermanent, err)
+		wantSrc, wantSites := m.Wants()
+		if wantSrc {
+			p, err := receive(ctx, src)
+			if err == nil {
+				err = p.err
 			}
 			if err != nil {
-				fail(fmt.Errorf("walk %s after %v: %w", w.job.Bucket, *srcAfter, err))
+				return err
 			}
-		})
-	}
-	for _, i := range wantSites {
-		wg.Go(func() {
-			t := w.job.Verify.Targets[i]
-			p, err := w.lists[i].ListVersions(ctx, t.Bucket, w.job.Prefix, sitePos[i], verifySitePage)
-			if errors.Is(err, ports.ErrNotFound) {
-				// No destination bucket: the site holds nothing, and every
-				// version is missing there.
-				w.log.Warn("verify: the destination bucket does not exist", "site", t.Site, "bucket", t.Bucket)
-				p, err = ports.VersionPage{}, nil
+			if err := m.FeedSource(p.versions, p.last); err != nil {
+				return err
+			}
+		}
+		for _, i := range wantSites {
+			p, err := receive(ctx, sites[i])
+			if err == nil {
+				err = p.err
 			}
 			if err != nil {
-				fail(fmt.Errorf("list %s at %s after %+v: %w", t.Bucket, t.Site, sitePos[i], err))
+				return err
 			}
-			sitePages[i] = p
-		})
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if wantSrc {
-		page := make([]domain.SourceVersion, len(srcPage))
-		for i, v := range srcPage {
-			page[i] = domain.SourceVersion{ObjectVersion: v.ObjectVersion, Unreadable: v.Err != nil}
-			if v.Err != nil {
-				w.log.Warn("verify: an unreadable version is not compared", "key", v.Key, "version", v.VersionID, "err", v.Err)
+			if err := m.FeedSite(i, p.versions, p.last); err != nil {
+				return fmt.Errorf("site %s: %w", w.job.Verify.Targets[i].Site, err)
 			}
 		}
-		if len(srcPage) > 0 {
-			*srcAfter = srcPage[len(srcPage)-1].Ref()
-		}
-		if err := m.FeedSource(page, len(srcPage) < w.cfg.BatchSize); err != nil {
-			return err
-		}
 	}
-	for _, i := range wantSites {
-		if err := m.FeedSite(i, sitePages[i].Versions, !sitePages[i].More); err != nil {
-			return fmt.Errorf("site %s: %w", w.job.Verify.Targets[i].Site, err)
-		}
-		sitePos[i] = sitePages[i].Next
-	}
-	return nil
 }
 
 // check is one key judged at one target.

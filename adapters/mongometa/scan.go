@@ -72,7 +72,10 @@ func (s *Store) ScanVersions(ctx context.Context, bucket, prefix string, after d
 func (s *Store) scanPage(ctx context.Context, coll *mongo.Collection, from bson.D, fetch int64, version func(key, vid string, doc bson.Raw) bool, vp, prefix string) (int, string, bool, error) {
 	octx, cancel := s.op(ctx)
 	defer cancel()
-	cur, err := coll.Find(octx, bson.D{{Key: "_id", Value: from}}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(fetch))
+	// The whole page in one reply: each getMore would be one more command
+	// queued behind the others on a busy server (the stand-in runs them
+	// one at a time).
+	cur, err := coll.Find(octx, bson.D{{Key: "_id", Value: from}}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(fetch).SetBatchSize(int32(min(fetch, 10000))))
 	if err != nil {
 		return 0, "", false, err
 	}
