@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"strconv"
@@ -126,6 +127,10 @@ type TelemetryConfig struct {
 	// TracesFile, with traces: stdout, receives the spans (JSON, one per
 	// line, appended) instead of standard error.
 	TracesFile string `yaml:"tracesFile"`
+	// MetricsListen, when set, is where every role of the process serves
+	// its Prometheus metrics (/metrics), as upstream's probe servers do;
+	// the API role also serves them on its own port.
+	MetricsListen string `yaml:"metricsListen"`
 }
 
 // LogConfig sets the log level: debug, info, warn, error.
@@ -277,6 +282,11 @@ func (c Config) Validate() error {
 	case "none", "stdout", "otlp":
 	default:
 		bad("telemetry.traces", "must be none, stdout or otlp, got %q", c.Telemetry.Traces)
+	}
+	if a := c.Telemetry.MetricsListen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("telemetry.metricsListen", "must be host:port, got %q: %v", a, err)
+		}
 	}
 	if c.Telemetry.TracesFile != "" && c.Telemetry.Traces != "stdout" {
 		bad("telemetry.tracesFile", "is used only with traces: stdout, got traces %q", c.Telemetry.Traces)

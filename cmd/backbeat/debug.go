@@ -11,11 +11,12 @@ import (
 	"time"
 )
 
-// startDebug serves net/http/pprof on the address in BACKBEAT_DEBUG_LISTEN
-// (e.g. 127.0.0.1:6060) until ctx ends, so that a benchmark or an operator
-// can profile a running role. It is off unless the variable is set: the
-// profiles expose internals and must never sit on a public address.
-func startDebug(ctx context.Context, log *slog.Logger) {
+// startDebug serves net/http/pprof, and the process's metrics at /metrics,
+// on the address in BACKBEAT_DEBUG_LISTEN (e.g. 127.0.0.1:6060) until ctx
+// ends, so that a benchmark or an operator can profile and watch a running
+// role. It is off unless the variable is set: the profiles expose
+// internals and must never sit on a public address.
+func startDebug(ctx context.Context, metrics http.Handler, log *slog.Logger) {
 	addr := os.Getenv("BACKBEAT_DEBUG_LISTEN")
 	if addr == "" {
 		return
@@ -26,6 +27,7 @@ func startDebug(ctx context.Context, log *slog.Logger) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/metrics", metrics)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Warn("debug listener not started", "addr", addr, "err", err)

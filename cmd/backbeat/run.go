@@ -90,7 +90,6 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 // runRoles wires the adapters once and runs the chosen roles until ctx
 // ends; then every role drains, and the adapters close in reverse order.
 func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site string, demo int) error {
-	startDebug(ctx, log)
 	w, err := wire(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -106,6 +105,10 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 		_ = tel.shutdown(sctx)
 	}()
 	w.telemetry, w.prometheus = tel.app, tel.prometheus
+	startDebug(ctx, tel.prometheus, log)
+	if _, err := startMetricsListener(ctx, cfg.Telemetry.MetricsListen, tel.prometheus, log); err != nil {
+		return err
+	}
 	if w.metrics != nil {
 		backlog, err := tel.app.ObserveBacklog(w.metrics, cfg.SiteNames())
 		if err != nil {
