@@ -181,6 +181,9 @@ func TestVerifyAndRepair(t *testing.T) {
 	if fs[0].Kind != "status-lies" {
 		t.Fatalf("the report does not start with status-lies: %+v", fs[0])
 	}
+	if table, code := e.runCtl("verify", "report", before.ID); code == 0 {
+		t.Logf("ctl verify report %s:\n%s", before.ID, table)
+	}
 	t.Logf("after tampering: %d findings (%v), %d HEADs for %d site versions", before.Drift, before.ByKind, before.Heads, before.SiteVersions)
 
 	repair, code, out := e.verifyJob(ctx, b.Name, "--site", "site-a", "--repair")
