@@ -19,7 +19,7 @@ import (
 )
 
 // leaseTTL is the populators' lease in the e2e environment (newEnv).
-const leaseTTL = 2 * time.Second
+const leaseTTL = 6 * time.Second
 
 // leaseEpoch returns the epoch of the last lease p's log says it took, or 0.
 func leaseEpoch(p *Proc) int64 {

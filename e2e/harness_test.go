@@ -176,8 +176,10 @@ func newEnv(t *testing.T, extra ...string) *Env {
 		"BACKBEAT_POPULATOR_CHECKPOINTNAME="+run, "BACKBEAT_API_LISTEN="+apiAddr,
 		"BACKBEAT_LOG_LEVEL=info",
 		// A killed populator's lease must run out before its restart takes
-		// over: short here, so the kill scenarios keep their pace.
-		"BACKBEAT_POPULATOR_LEASETTL=2s", "BACKBEAT_POPULATOR_LEASERENEW=500ms",
+		// over: shorter than the default 10 s, so the kill scenarios keep
+		// their pace, but not so short that a slow stand-in (a renewal over
+		// 1.5 s on a loaded machine) makes the populator lose it.
+		"BACKBEAT_POPULATOR_LEASETTL=6s", "BACKBEAT_POPULATOR_LEASERENEW=1s",
 	)
 	e.env = append(e.env, extra...)
 
