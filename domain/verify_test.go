@@ -525,3 +525,76 @@ func TestVerifyJobLife(t *testing.T) {
 		t.Fatalf("commit to a backfill job: %v", err)
 	}
 }
+
+// FuzzVerifyPagination builds a source and a site listing from the input
+// (keys, versions, contents, statuses, markers, tags) and judges them cut
+// into pages of two sizes: the verdict never depends on the pages, never
+// panics, and accounts for every site data version once.
+func FuzzVerifyPagination(f *testing.F) {
+	f.Add([]byte("abcdefghijklmnop"), uint8(1), uint8(3))
+	f.Add([]byte{0, 1, 2, 3, 250, 251, 252, 253, 9, 9, 9, 9}, uint8(2), uint8(5))
+	f.Fuzz(func(t *testing.T, in []byte, n1, n2 uint8) {
+		if len(in) > 400 {
+			in = in[:400]
+		}
+		var src []SourceVersion
+		var site []SiteVersion
+		markers := map[string]ReplicaMarkers{}
+		tags := map[string]map[string]string{}
+		statuses := []Status{StatusCompleted, StatusNone, StatusPending, StatusFailed}
+		for i := 0; i+3 < len(in); i += 4 {
+			key := string(rune('a' + in[i]%5))
+			vid := fmt.Sprintf("%03d", i)
+			data := fmt.Sprint(in[i+1] % 4)
+			if in[i+2]%7 == 0 {
+				data = "<marker>"
+			}
+			rep := "r" + vid
+			v := sv(key, vid, int(in[i+3]), data, statuses[in[i+2]%4], map[bool]string{true: rep}[in[i+1]%3 != 0], nil)
+			if in[i+3]%5 == 0 {
+				v.Tags = map[string]string{"t": data}
+			}
+			src = append(src, v)
+			switch c := in[i+2] % 5; {
+			case data == "<marker>" && c < 3:
+				site = append(site, dm(key, rep, false))
+			case data != "<marker>" && c < 4:
+				body := data
+				if c == 3 {
+					body = "forged"
+				}
+				site = append(site, dv(key, rep, body, false))
+				markers[rep] = ReplicaMarkers{Replica: true, SourceVersionID: vid}
+				if in[i+3]%3 == 0 {
+					tags[rep] = map[string]string{"t": "x"}
+				}
+			}
+		}
+		sortSource(src)
+		sortSite(site)
+		answers := &fakeSite{markers: markers, tags: tags}
+		size := func(n uint8) int { return 1 + int(n)%7 }
+		a, ra, sa := verifyAll(t, answers, paginate(src, size(n1)), paginate(site, size(n2)))
+		b, rb, sb := verifyAll(t, answers, paginate(src, size(n2)), paginate(site, size(n1)))
+		if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(ra, rb) || !reflect.DeepEqual(sa, sb) {
+			t.Fatalf("the verdict depends on the pages:\n%q\n%q", brief(a), brief(b))
+		}
+		if sa.Listed != int64(len(site)) {
+			t.Fatalf("listed %d of %d", sa.Listed, len(site))
+		}
+	})
+}
+
+// sortSource orders versions as a walk of version document ids does.
+func sortSource(vs []SourceVersion) {
+	sort.SliceStable(vs, func(i, j int) bool { return vs[i].Ref().Less(vs[j].Ref()) })
+}
+
+// sortSite orders a listing by key, each key's latest version first, as
+// S3 lists them, and marks it latest.
+func sortSite(vs []SiteVersion) {
+	sort.SliceStable(vs, func(i, j int) bool { return vs[i].Key < vs[j].Key })
+	for i := range vs {
+		vs[i].IsLatest = i == 0 || vs[i].Key != vs[i-1].Key
+	}
+}

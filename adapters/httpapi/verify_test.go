@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +162,48 @@ func TestVerifyRoutesNeedTheToken(t *testing.T) {
 	wantError(t, f.do(http.MethodPost, "/_/verify", map[string]any{"bucket": "b"}), http.StatusUnauthorized, ErrNameUnauthorized)
 	wantError(t, f.do(http.MethodDelete, "/_/verify/vf-1", nil), http.StatusUnauthorized, ErrNameUnauthorized)
 	decode[map[string]any](t, f.do(http.MethodGet, "/_/verify/vf-1", nil), http.StatusOK)
+}
+
+// FuzzVerifyRoutes sends arbitrary bodies and queries to the verify
+// routes: the handler never panics nor fails, and every non-2xx answer is
+// an error body of the documented shape.
+func FuzzVerifyRoutes(f *testing.F) {
+	for _, s := range []struct{ method, target, body string }{
+		{"POST", "/_/verify", `{"bucket":"b","prefix":"k","sites":["site-a"],"repair":true}`},
+		{"POST", "/_/verify", `{"bucket":"b","sites":"site-a"}`},
+		{"POST", "/_/verify", `{"bucket":""}`},
+		{"GET", "/_/verify/vf-1/findings?kind=missing&marker=MDFfAGsAc2l0ZS1hAHYxAA", ""},
+		{"GET", "/_/verify/vf-1/findings?kind=status-lies", ""},
+		{"GET", "/_/verify/vf-1/findings?marker=%ff", ""},
+		{"GET", "/_/verify/vf-1", ""},
+		{"DELETE", "/_/verify/vf-1", ""},
+		{"GET", "/_/verify", ""},
+	} {
+		f.Add(s.method, s.target, s.body)
+	}
+	f.Fuzz(func(t *testing.T, method, target, body string) {
+		fx := newFixture(t, withVerify(t, "vf-1"))
+		fx.putVersion("b", "k", "v1", 3, nil)
+		switch method {
+		case "GET", "POST", "DELETE":
+		default:
+			method = "GET"
+		}
+		req, err := http.NewRequest(method, "http://api"+target, strings.NewReader(body))
+		if err != nil || req.URL.Host != "api" {
+			return
+		}
+		req.RequestURI = req.URL.RequestURI()
+		rec := httptest.NewRecorder()
+		fx.h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s %q: %d %s", method, target, body, rec.Code, rec.Body)
+		}
+		if rec.Code >= 300 {
+			var e map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e["code"] != float64(rec.Code) || e[fmt.Sprint(e["message"])] != true {
+				t.Fatalf("%s %s: error body %q", method, target, rec.Body)
+			}
+		}
+	})
 }
