@@ -166,12 +166,16 @@ func PurgeBuckets(ctx context.Context, c *s3.Client, l Leftovers) (int, error) {
 	return n, errors.Join(errs...)
 }
 
+// emptyBucket deletes every version, listing the first page again after
+// each: paging on while deleting skips versions on versitygw.
 func emptyBucket(ctx context.Context, c *s3.Client, bucket string) error {
-	p := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for {
+		page, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
 		if err != nil {
 			return fmt.Errorf("list versions of %s: %w", bucket, err)
+		}
+		if len(page.Versions)+len(page.DeleteMarkers) == 0 {
+			return nil
 		}
 		var ids []types.ObjectIdentifier
 		for _, v := range page.Versions {
@@ -195,5 +199,4 @@ func emptyBucket(ctx context.Context, c *s3.Client, bucket string) error {
 			}
 		}
 	}
-	return nil
 }
