@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,10 @@ import (
 // as a subprocess against `backbeat s3`: create, versioning,
 // put-bucket-replication from a file, 20 put-object, one aws s3 cp of a
 // 40 MiB file (multipart), put-object-tagging on one object and
-// delete-object on another. Every version, the tags and the delete marker
-// included, must reach both sites, and head-object through the front must
-// say COMPLETED for every object.
+// delete-object on another, then rclone copy of a directory of 200 small
+// files. Every version, the tags and the delete marker included, must
+// reach both sites, and head-object through the front must say COMPLETED
+// for every object.
 func TestRealClients(t *testing.T) {
 	parallel(t)
 	aws, err := exec.Command("bash", "stack/awscli.sh").Output()
@@ -104,14 +106,15 @@ func TestRealClients(t *testing.T) {
 	keys = append(keys, "big.bin")
 	run("s3api", "put-object-tagging", "--bucket", bucket, "--key", keys[0], "--tagging", "TagSet=[{Key=client,Value=awscli}]")
 	run("s3api", "delete-object", "--bucket", bucket, "--key", keys[1])
+	keys = append(keys, rcloneCopy(t, front, bucket, filepath.Join(dir, "rclone"), 200)...)
 
 	// The ledger is what the front recorded: every version, read back.
 	for v := range e.scanAll(ctx, bucket) {
 		e.Ledger.Add(Written{ObjectVersion: v, DestBucket: bucket + "-replica"})
 	}
 	all := e.Ledger.All()
-	if len(all) != 22 { // 21 objects and a delete marker
-		t.Fatalf("the front recorded %d versions, want 22", len(all))
+	if len(all) != 222 { // 221 objects and a delete marker
+		t.Fatalf("the front recorded %d versions, want 222", len(all))
 	}
 	e.WaitDone(all, 3*time.Minute)
 	// The checker judges versions on their final state (the tag change
@@ -149,17 +152,62 @@ func TestRealClients(t *testing.T) {
 			t.Errorf("%s at %s: %d versions and delete markers %+v, want 1 version under a delete marker", keys[1], s, len(out.Versions), out.DeleteMarkers)
 		}
 	}
-	for _, k := range keys {
+	// head-object with the CLI for the CLI's objects, with the SDK for
+	// rclone's 200 (a CLI process each would take minutes).
+	sdk := newS3(t, "http://"+front).S3()
+	for i, k := range keys {
 		if k == keys[1] {
 			continue // deleted: its head is a delete marker
 		}
-		if got := run("s3api", "head-object", "--bucket", bucket, "--key", k, "--query", "ReplicationStatus"); got != "COMPLETED" {
+		var got string
+		if i <= 20 {
+			got = run("s3api", "head-object", "--bucket", bucket, "--key", k, "--query", "ReplicationStatus")
+		} else if out, err := sdk.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &k}); err != nil {
+			got = err.Error()
+		} else {
+			got = string(out.ReplicationStatus)
+		}
+		if got != "COMPLETED" {
 			t.Errorf("head-object %s: ReplicationStatus %q, want COMPLETED", k, got)
 		}
 	}
 	n := rep.Written + 1 + markers // the deleted key's version and its marker
 	fmt.Printf("real-clients versions=%d lost=%d\n", n, rep.Lost)
 	t.Logf("real-clients versions=%d lost=%d", n, rep.Lost)
+}
+
+// rcloneCopy writes n small files under dir and copies the directory into
+// bucket/rclone/ through the front with `rclone copy`, configured from the
+// environment. It returns the keys written.
+func rcloneCopy(t *testing.T, front, bucket, dir string, n int) []string {
+	t.Helper()
+	bin, err := exec.LookPath("rclone")
+	if err != nil {
+		t.Fatalf("no rclone (the stack's scripts install it: bash e2e/stack/stack.sh up): %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("f%03d.txt", i)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprintf("rclone file %d\n", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, "rclone/"+name)
+	}
+	cmd := exec.Command(bin, "copy", "--transfers", "8", "--s3-no-check-bucket", "--retries", "1", "-v", dir, "front:"+bucket+"/rclone")
+	// rclone's SDK refuses AWS_CA_BUNDLE with its own transport; the
+	// front is plain HTTP on loopback anyway.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_CA_BUNDLE=") })
+	cmd.Env = append(env,
+		"RCLONE_CONFIG_FRONT_TYPE=s3", "RCLONE_CONFIG_FRONT_PROVIDER=Other",
+		"RCLONE_CONFIG_FRONT_ENDPOINT=http://"+front, "RCLONE_CONFIG_FRONT_REGION=us-east-1",
+		"RCLONE_CONFIG_FRONT_ACCESS_KEY_ID="+accessKey, "RCLONE_CONFIG_FRONT_SECRET_ACCESS_KEY="+secretKey)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rclone copy: %v\n%s", err, out)
+	}
+	return keys
 }
 
 // scanAll yields every version document of bucket.

@@ -195,6 +195,8 @@ install_base() {
     command -v mvn >/dev/null || pkgs+=(maven)
     command -v curl >/dev/null || pkgs+=(curl)
     command -v setsid >/dev/null || pkgs+=(util-linux)
+    # rclone: e2e scenario 16 (real clients) and the bench's baseline.
+    command -v rclone >/dev/null || pkgs+=(rclone)
     command -v go >/dev/null || die "go is not installed (needed for versitygw)"
     ((${#pkgs[@]} == 0)) || apt_install "${pkgs[@]}"
 }
