@@ -103,10 +103,10 @@ func (b *bench) largeObject(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	label := fmt.Sprintf("1 x %d MiB", size>>20)
-	r := ratioRow(label+" vs raw copy", "MiB/s", rate/(1<<20), raw/(1<<20), 0.9)
+	r := ratioRow(label+" vs raw copy", "MiB/s", rate/(1<<20), raw/(1<<20), 0.95)
 	r.Note = fmt.Sprintf("%s end to end; the outcome was on the status topic at %s (%.0f MiB/s from metadata write to copy done); %s",
 		el.Round(time.Millisecond), copied.Round(time.Millisecond), float64(size)/(1<<20)/copied.Seconds(), meter.report())
-	return []Result{r, limitRow(label+" replicator peak RSS", "MiB", float64(rss)/(1<<20), 128, true)}, nil
+	return []Result{r, limitRow(label+" replicator peak RSS", "MiB", float64(rss)/(1<<20), 64, true)}, nil
 }
 
 // rawCopyLarge streams the object from the source into a multipart upload

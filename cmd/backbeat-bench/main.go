@@ -36,26 +36,28 @@ type Result struct {
 }
 
 type options struct {
-	bin          string
-	out          string
-	objects      int
-	small        int
-	smallSize    int
-	bigSize      int64
-	concurrency  int
-	partSize     int64
-	inFlight     int
-	popEvents    int
-	steadyFor    time.Duration
-	skipRclone   bool
-	skipBig      bool
-	skipPop      bool
-	skipSteady   bool
-	profileSecs  int
-	workloadWait time.Duration
-	logLevel     string
-	site         string
-	purge        string
+	bin             string
+	out             string
+	objects         int
+	small           int
+	smallSize       int
+	bigSize         int64
+	concurrency     int
+	partSize        int64
+	inFlight        int
+	popEvents       int
+	steadyFor       time.Duration
+	skipRclone      bool
+	skipBig         bool
+	skipPop         bool
+	skipSteady      bool
+	skipStages      bool
+	skipCloudServer bool
+	profileSecs     int
+	workloadWait    time.Duration
+	logLevel        string
+	site            string
+	purge           string
 }
 
 func main() {
@@ -75,6 +77,8 @@ func main() {
 	flag.BoolVar(&o.skipBig, "skip-big", false, "skip the large-object workload")
 	flag.BoolVar(&o.skipPop, "skip-populator", false, "skip the populator-only workload")
 	flag.BoolVar(&o.skipSteady, "skip-steady", false, "skip the steady-load workload")
+	flag.BoolVar(&o.skipStages, "skip-stages", false, "skip the per-stage drains (populator, replicator, status write-back, end to end, CPU per object, scaling)")
+	flag.BoolVar(&o.skipCloudServer, "skip-cloudserver", false, "skip the small-object workloads timed from the first metadata write (CloudServer included)")
 	flag.IntVar(&o.profileSecs, "profile-seconds", 8, "seconds of CPU profile taken of the service during each workload (0: none)")
 	flag.DurationVar(&o.workloadWait, "timeout", 5*time.Minute, "give up on a workload after this long")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "log level of the service processes (logs in -out)")

@@ -40,7 +40,8 @@ func (b *bench) smallObjects(ctx context.Context, n int, baselines bool) (smallR
 		}
 		logf("%d objects: raw copy %.0f objects/s", n, res.raw)
 		if !b.o.skipRclone {
-			res.rclone, res.rcloneErr = b.rcloneCopy(ctx, name, n)
+			rc := b.rcloneCopy(ctx, name, n)
+			res.rclone, res.rcloneErr = rc.rate, rc.err
 			if res.rcloneErr != "" {
 				logf("rclone skipped: %s", res.rcloneErr)
 			} else {
@@ -160,18 +161,25 @@ func (b *bench) rawCopySmall(ctx context.Context, bucket string, objs []seeded) 
 	return float64(len(objs)) / time.Since(start).Seconds(), nil
 }
 
+// rcloneRun is a run of rclone: its rate and CPU seconds, or why it did
+// not run.
+type rcloneRun struct {
+	rate, cpu float64
+	err       string
+}
+
 // rcloneCopy runs `rclone copy` between the two endpoints with N transfers;
-// it returns the rate, or why it could not run.
-func (b *bench) rcloneCopy(ctx context.Context, bucket string, n int) (float64, string) {
+// it returns the rate and rclone's CPU seconds, or why it could not run.
+func (b *bench) rcloneCopy(ctx context.Context, bucket string, n int) rcloneRun {
 	if _, err := exec.LookPath("rclone"); err != nil {
 		out, ierr := exec.CommandContext(ctx, "apt-get", "install", "-y", "rclone").CombinedOutput()
 		if ierr != nil {
-			return 0, fmt.Sprintf("rclone missing and `apt-get install -y rclone` failed: %v: %s", ierr, lastLines(string(out), 3))
+			return rcloneRun{err: fmt.Sprintf("rclone missing and `apt-get install -y rclone` failed: %v: %s", ierr, lastLines(string(out), 3))}
 		}
 	}
 	dst := bucket + "-rclone"
 	if err := b.dstBkt.EnsureVersionedBucket(ctx, dst); err != nil {
-		return 0, err.Error()
+		return rcloneRun{err: err.Error()}
 	}
 	// rclone's S3 backend cannot apply AWS_CA_BUNDLE to its own HTTP
 	// transport and refuses to start; the endpoints are plain HTTP anyway.
@@ -192,7 +200,7 @@ func (b *bench) rcloneCopy(ctx context.Context, bucket string, n int) (float64, 
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Sprintf("rclone copy: %v: %s", err, lastLines(string(out), 5))
+		return rcloneRun{err: fmt.Sprintf("rclone copy: %v: %s", err, lastLines(string(out), 5))}
 	}
 	el := time.Since(start)
 	// rclone must have copied everything for the rate to mean anything.
@@ -201,14 +209,14 @@ func (b *bench) rcloneCopy(ctx context.Context, bucket string, n int) (float64, 
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return 0, err.Error()
+			return rcloneRun{err: err.Error()}
 		}
 		cnt += len(page.Contents)
 	}
 	if cnt != n {
-		return 0, fmt.Sprintf("rclone copied %d of %d objects", cnt, n)
+		return rcloneRun{err: fmt.Sprintf("rclone copied %d of %d objects", cnt, n)}
 	}
-	return float64(n) / el.Seconds(), ""
+	return rcloneRun{rate: float64(n) / el.Seconds(), cpu: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()}
 }
 
 func lastLines(s string, n int) string {
