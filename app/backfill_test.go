@@ -605,3 +605,53 @@ func TestBackfillThroughThePipeline(t *testing.T) {
 		t.Fatalf("job %+v (%v)", end, err)
 	}
 }
+
+// A history-lost backfill (IncludePending, ModifiedSince) queues again
+// the versions written since the time given that are still PENDING, with
+// a new microVersionId so that the journal sees the write, and leaves the
+// older ones alone.
+func TestBackfillPendingSince(t *testing.T) {
+	t.Parallel()
+	e := newBFEnv(t)
+	e.bucket("since", bfRule("", true, "site-a", "site-b"))
+	old := e.put("since", "old", 5, func(v *domain.ObjectVersion) {
+		sitesWith(domain.StatusPending, "site-a", "site-b")(v)
+		v.LastModified = time.Now().UTC().Add(-time.Hour)
+	})
+	since := time.Now().UTC().Add(-time.Minute)
+	lost := e.put("since", "lost", 7, sitesWith(domain.StatusPending, "site-a", "site-b"))
+	half := e.put("since", "half", 3, sitesWith(domain.StatusCompleted, "site-a"))
+	e.put("since", "done", 1, sitesWith(domain.StatusCompleted, "site-a", "site-b"))
+	cur, err := e.meta.Open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cur.Close(context.Background()) }()
+
+	j := e.run(domain.JobRequest{Bucket: "since", IncludePending: true, ModifiedSince: since})
+	wantCounts(t, "history-lost backfill", j, domain.JobCounts{Scanned: 4, Queued: 2, BytesQueued: 10,
+		Skipped: map[domain.SkipReason]int64{domain.SkipOlder: 1, domain.SkipCompleted: 1},
+		PerSite: map[string]domain.SiteCount{"site-a": {Versions: 1, Bytes: 7}, "site-b": {Versions: 2, Bytes: 10}}})
+	if got := e.version(lost); got.MicroVersionID == lost.MicroVersionID || got.Replication.Status != domain.StatusPending {
+		t.Fatalf("the lost version is %s with microVersionId %q (was %q): want PENDING with a new one", got.Replication.Status, got.MicroVersionID, lost.MicroVersionID)
+	}
+	if got := e.version(half); got.MicroVersionID != half.MicroVersionID {
+		t.Fatalf("a version queued for a site without status got a new microVersionId %q", got.MicroVersionID)
+	}
+	if got := e.version(old); got.MicroVersionID != old.MicroVersionID {
+		t.Fatalf("a version older than ModifiedSince was written: %+v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	evs, err := cur.Next(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		seen[ev.Key] = true
+	}
+	if !seen[domain.VersionedKey(lost.Key, lost.VersionID)] {
+		t.Fatalf("the journal saw no write of the re-queued version %q (events: %v)", lost.Key, seen)
+	}
+}

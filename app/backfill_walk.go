@@ -279,6 +279,9 @@ func (w *backfillWalk) one(ctx context.Context, bucket domain.Bucket, it judged)
 			return errNothingToWrite
 		}
 		v.QueueBackfill(d)
+		if d.Requeue {
+			v.MicroVersionID = randomID() // else the write changes nothing the journal sees
+		}
 		return nil
 	})
 	switch {

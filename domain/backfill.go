@@ -3,6 +3,7 @@ package domain
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // SkipReason says why a backfill leaves a version alone.
@@ -27,6 +28,9 @@ const (
 	SkipUnreadable SkipReason = "unreadable"
 	// SkipDeleted: the version was deleted between the walk and its turn.
 	SkipDeleted SkipReason = "deleted"
+	// SkipOlder: the version was last modified before the job's
+	// ModifiedSince.
+	SkipOlder SkipReason = "older"
 )
 
 // BackfillScope is what a backfill job asks for beyond the bucket's rules.
@@ -36,6 +40,13 @@ type BackfillScope struct {
 	Sites []string
 	// IncludeFailed queues FAILED sites again.
 	IncludeFailed bool
+	// IncludePending queues PENDING and PROCESSING sites again: after the
+	// journal lost history, a version written in the gap is PENDING and
+	// nothing would ever publish it.
+	IncludePending bool
+	// ModifiedSince, when set, leaves alone the versions last modified
+	// before it.
+	ModifiedSince time.Time
 }
 
 // BackfillDecision is the verdict of a backfill on one version.
@@ -50,6 +61,12 @@ type BackfillDecision struct {
 	Rule ReplicationRule
 	// Role is the configuration's role, recorded with the queued sites.
 	Role string
+	// Requeue says some site of Queue is PENDING or PROCESSING already:
+	// writing the same status again changes nothing a journal would see,
+	// so the caller must give the version a new microVersionId
+	// (CloudServer's marker of a metadata change) for its write to reach
+	// the journal.
+	Requeue bool
 }
 
 // Queued reports whether the version is to be queued for some site.
@@ -59,10 +76,15 @@ func (d BackfillDecision) Queued() bool { return len(d.Queue) > 0 }
 // b, and for which sites. A site is queued when an enabled rule of the
 // bucket matches the key, the site is one of that rule's (and of
 // scope.Sites when given), the site has no status yet (never replicated),
-// or FAILED with scope.IncludeFailed, and v is not a replica.
+// or FAILED with scope.IncludeFailed, or PENDING or PROCESSING with
+// scope.IncludePending, v is not a replica and, with scope.ModifiedSince,
+// v was last modified at or after it.
 func (b Bucket) DecideBackfill(v ObjectVersion, scope BackfillScope) BackfillDecision {
 	if v.IsReplica() {
 		return BackfillDecision{Reason: SkipReplica}
+	}
+	if !scope.ModifiedSince.IsZero() && v.LastModified.Before(scope.ModifiedSince) {
+		return BackfillDecision{Reason: SkipOlder}
 	}
 	rule, ok := b.RuleFor(v.Key)
 	if !ok {
@@ -77,9 +99,12 @@ func (b Bucket) DecideBackfill(v ObjectVersion, scope BackfillScope) BackfillDec
 		if len(scope.Sites) > 0 && !slices.Contains(scope.Sites, site) {
 			continue
 		}
-		reason, queue := siteVerdict(v, site, scope.IncludeFailed)
+		reason, queue := siteVerdict(v, site, scope)
 		if queue {
 			d.Queue = append(d.Queue, site)
+			if be, ok := v.Site(site); ok && (be.Status == StatusPending || be.Status == StatusProcessing) {
+				d.Requeue = true
+			}
 		} else if first == "" {
 			first = reason
 		}
@@ -94,7 +119,7 @@ func (b Bucket) DecideBackfill(v ObjectVersion, scope BackfillScope) BackfillDec
 }
 
 // siteVerdict judges one site of v: queue it, or why not.
-func siteVerdict(v ObjectVersion, site string, includeFailed bool) (SkipReason, bool) {
+func siteVerdict(v ObjectVersion, site string, scope BackfillScope) (SkipReason, bool) {
 	be, ok := v.Site(site)
 	if !ok {
 		return "", true
@@ -103,11 +128,14 @@ func siteVerdict(v ObjectVersion, site string, includeFailed bool) (SkipReason, 
 	case StatusNone:
 		return "", true
 	case StatusFailed:
-		if includeFailed {
+		if scope.IncludeFailed {
 			return "", true
 		}
 		return SkipFailed, false
 	case StatusPending, StatusProcessing:
+		if scope.IncludePending {
+			return "", true
+		}
 		return SkipPending, false
 	case StatusReplica:
 		return SkipReplica, false

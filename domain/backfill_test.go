@@ -29,6 +29,13 @@ func withSites(key string, st map[string]Status) ObjectVersion {
 	return v
 }
 
+var since0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+func modifiedAt(v ObjectVersion, at time.Time) ObjectVersion {
+	v.LastModified = at
+	return v
+}
+
 func TestDecideBackfill(t *testing.T) {
 	t.Parallel()
 	replica := withSites("a/x", nil)
@@ -61,6 +68,10 @@ func TestDecideBackfill(t *testing.T) {
 		{"no configuration", noConfig, withSites("a/x", nil), BackfillScope{}, nil, SkipNoRule},
 		{"job sites restrict", backfillBucket(), withSites("a/x", nil), BackfillScope{Sites: []string{"site-b"}}, []string{"site-b"}, ""},
 		{"job sites outside the rule", backfillBucket(), withSites("a/x", nil), BackfillScope{Sites: []string{"site-c"}}, nil, SkipNoRule},
+		{"pending with include", backfillBucket(), withSites("a/x", map[string]Status{"site-a": StatusPending, "site-b": StatusCompleted}), BackfillScope{IncludePending: true}, []string{"site-a"}, ""},
+		{"processing with include", backfillBucket(), withSites("a/x", map[string]Status{"site-a": StatusProcessing, "site-b": StatusPending}), BackfillScope{IncludePending: true}, []string{"site-a", "site-b"}, ""},
+		{"modified before since", backfillBucket(), modifiedAt(withSites("a/x", nil), since0), BackfillScope{ModifiedSince: since0.Add(time.Second)}, nil, SkipOlder},
+		{"modified at since", backfillBucket(), modifiedAt(withSites("a/x", nil), since0), BackfillScope{ModifiedSince: since0}, []string{"site-a", "site-b"}, ""},
 		{"job site done, other site ignored", backfillBucket(), withSites("a/x", map[string]Status{"site-b": StatusCompleted}), BackfillScope{Sites: []string{"site-b"}}, nil, SkipCompleted},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -71,6 +82,14 @@ func TestDecideBackfill(t *testing.T) {
 			}
 			if d.Queued() != (len(c.queue) > 0) {
 				t.Fatalf("Queued() = %v", d.Queued())
+			}
+			requeue := false
+			for _, s := range c.queue {
+				be, ok := c.v.Site(s)
+				requeue = requeue || ok && (be.Status == StatusPending || be.Status == StatusProcessing)
+			}
+			if d.Requeue != requeue {
+				t.Fatalf("Requeue = %v, want %v (a queued site is pending already: %v)", d.Requeue, requeue, requeue)
 			}
 		})
 	}

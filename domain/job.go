@@ -175,6 +175,13 @@ type JobRequest struct {
 	Prefix        string
 	Sites         []string
 	IncludeFailed bool
+	// IncludePending queues sites already PENDING (or PROCESSING) again:
+	// for versions whose journal events were lost, which nothing else
+	// would ever queue.
+	IncludePending bool
+	// ModifiedSince, when set, limits the job to the versions last
+	// modified at or after it.
+	ModifiedSince time.Time
 	DryRun        bool
 	// Rate bounds the versions queued per second; 0 is unbounded.
 	Rate float64
@@ -184,15 +191,17 @@ type JobRequest struct {
 // checkpoint live in the job store and are saved every batch, so that any
 // runner can resume it after a crash.
 type Job struct {
-	ID            string
-	Kind          JobKind
-	Bucket        string
-	Prefix        string
-	Sites         []string
-	IncludeFailed bool
-	DryRun        bool
-	Rate          float64
-	State         JobState
+	ID             string
+	Kind           JobKind
+	Bucket         string
+	Prefix         string
+	Sites          []string
+	IncludeFailed  bool
+	IncludePending bool
+	ModifiedSince  time.Time
+	DryRun         bool
+	Rate           float64
+	State          JobState
 	// Error says why a failed job failed.
 	Error string
 	// Total is the number of versions to scan, counted when the job
@@ -239,15 +248,15 @@ func NewJob(id string, req JobRequest, now time.Time) (Job, error) {
 	now = now.UTC()
 	return Job{
 		ID: id, Kind: req.Kind, Bucket: req.Bucket, Prefix: req.Prefix, Sites: slices.Clone(req.Sites),
-		IncludeFailed: req.IncludeFailed, DryRun: req.DryRun, Rate: req.Rate,
-		State: JobRunning, StartedAt: now, UpdatedAt: now,
+		IncludeFailed: req.IncludeFailed, IncludePending: req.IncludePending, ModifiedSince: req.ModifiedSince.UTC(),
+		DryRun: req.DryRun, Rate: req.Rate, State: JobRunning, StartedAt: now, UpdatedAt: now,
 		JobCounts: JobCounts{Skipped: map[SkipReason]int64{}, PerSite: map[string]SiteCount{}},
 	}, nil
 }
 
 // Scope is the backfill scope of the job.
 func (j Job) Scope() BackfillScope {
-	return BackfillScope{Sites: j.Sites, IncludeFailed: j.IncludeFailed}
+	return BackfillScope{Sites: j.Sites, IncludeFailed: j.IncludeFailed, IncludePending: j.IncludePending, ModifiedSince: j.ModifiedSince}
 }
 
 // Clone returns a deep copy of j.

@@ -27,32 +27,34 @@ const (
 
 // backfillJob is the JSON of a job, as GET /_/backfill/<id> answers it.
 type backfillJob struct {
-	ID            string                      `json:"id"`
-	Kind          string                      `json:"kind"`
-	Bucket        string                      `json:"bucket"`
-	Prefix        string                      `json:"prefix"`
-	Sites         []string                    `json:"sites"`
-	IncludeFailed bool                        `json:"includeFailed"`
-	DryRun        bool                        `json:"dryRun"`
-	Rate          float64                     `json:"rate"`
-	State         string                      `json:"state"`
-	Scanned       int64                       `json:"scanned"`
-	Total         int64                       `json:"total"`
-	Progress      float64                     `json:"progress"`
-	Queued        int64                       `json:"queued"`
-	Skipped       map[string]int64            `json:"skipped"`
-	BytesQueued   int64                       `json:"bytesQueued"`
-	PerSite       map[string]domain.SiteCount `json:"perSite"`
-	StartedAt     string                      `json:"startedAt"`
-	UpdatedAt     string                      `json:"updatedAt"`
-	Error         string                      `json:"error"`
-	Checkpoint    *domain.VersionRef          `json:"checkpoint,omitempty"`
+	ID             string                      `json:"id"`
+	Kind           string                      `json:"kind"`
+	Bucket         string                      `json:"bucket"`
+	Prefix         string                      `json:"prefix"`
+	Sites          []string                    `json:"sites"`
+	IncludeFailed  bool                        `json:"includeFailed"`
+	IncludePending bool                        `json:"includePending"`
+	ModifiedSince  string                      `json:"modifiedSince,omitempty"`
+	DryRun         bool                        `json:"dryRun"`
+	Rate           float64                     `json:"rate"`
+	State          string                      `json:"state"`
+	Scanned        int64                       `json:"scanned"`
+	Total          int64                       `json:"total"`
+	Progress       float64                     `json:"progress"`
+	Queued         int64                       `json:"queued"`
+	Skipped        map[string]int64            `json:"skipped"`
+	BytesQueued    int64                       `json:"bytesQueued"`
+	PerSite        map[string]domain.SiteCount `json:"perSite"`
+	StartedAt      string                      `json:"startedAt"`
+	UpdatedAt      string                      `json:"updatedAt"`
+	Error          string                      `json:"error"`
+	Checkpoint     *domain.VersionRef          `json:"checkpoint,omitempty"`
 }
 
 func toBackfillJob(j domain.Job) backfillJob {
 	out := backfillJob{
 		ID: j.ID, Kind: string(j.Kind), Bucket: j.Bucket, Prefix: j.Prefix, Sites: j.Sites,
-		IncludeFailed: j.IncludeFailed, DryRun: j.DryRun, Rate: j.Rate, State: string(j.State),
+		IncludeFailed: j.IncludeFailed, IncludePending: j.IncludePending, DryRun: j.DryRun, Rate: j.Rate, State: string(j.State),
 		Scanned: j.Scanned, Total: j.Total, Progress: math.Round(j.Progress()*10000) / 10000,
 		Queued: j.Queued, Skipped: map[string]int64{}, BytesQueued: j.BytesQueued, PerSite: map[string]domain.SiteCount{},
 		StartedAt: j.StartedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: j.UpdatedAt.UTC().Format(time.RFC3339Nano),
@@ -60,6 +62,9 @@ func toBackfillJob(j domain.Job) backfillJob {
 	}
 	if out.Sites == nil {
 		out.Sites = []string{}
+	}
+	if !j.ModifiedSince.IsZero() {
+		out.ModifiedSince = j.ModifiedSince.UTC().Format(time.RFC3339Nano)
 	}
 	for r, n := range j.Skipped {
 		out.Skipped[string(r)] = n
@@ -76,12 +81,14 @@ func toBackfillJob(j domain.Job) backfillJob {
 
 // backfillRequest is the body of POST /_/backfill.
 type backfillRequest struct {
-	Bucket        string   `json:"bucket"`
-	Prefix        string   `json:"prefix"`
-	Sites         []string `json:"sites"`
-	IncludeFailed bool     `json:"includeFailed"`
-	DryRun        bool     `json:"dryRun"`
-	Rate          float64  `json:"rate"`
+	Bucket         string    `json:"bucket"`
+	Prefix         string    `json:"prefix"`
+	Sites          []string  `json:"sites"`
+	IncludeFailed  bool      `json:"includeFailed"`
+	IncludePending bool      `json:"includePending"`
+	ModifiedSince  time.Time `json:"modifiedSince"`
+	DryRun         bool      `json:"dryRun"`
+	Rate           float64   `json:"rate"`
 }
 
 func (a *api) backfillService() (*app.BackfillService, error) {
@@ -106,7 +113,8 @@ func (a *api) startBackfill(w http.ResponseWriter, r *http.Request, _ params) er
 		return err
 	}
 	job, err := svc.Start(r.Context(), domain.JobRequest{
-		Bucket: req.Bucket, Prefix: req.Prefix, Sites: req.Sites, IncludeFailed: req.IncludeFailed, DryRun: req.DryRun, Rate: req.Rate,
+		Bucket: req.Bucket, Prefix: req.Prefix, Sites: req.Sites, IncludeFailed: req.IncludeFailed, IncludePending: req.IncludePending,
+		ModifiedSince: req.ModifiedSince, DryRun: req.DryRun, Rate: req.Rate,
 	})
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
@@ -147,6 +155,8 @@ func parseBackfillBody(body []byte) (backfillRequest, error) {
 	field("prefix", &req.Prefix, "a string")
 	field("sites", &req.Sites, "an array of site names")
 	field("includeFailed", &req.IncludeFailed, "a boolean")
+	field("includePending", &req.IncludePending, "a boolean")
+	field("modifiedSince", &req.ModifiedSince, "an RFC 3339 time")
 	field("dryRun", &req.DryRun, "a boolean")
 	field("rate", &req.Rate, "a number of versions per second")
 	if req.Rate < 0 {

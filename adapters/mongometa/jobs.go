@@ -23,28 +23,30 @@ var _ ports.JobStore = (*Store)(nil)
 
 // jobDoc is the stored form of a domain.Job.
 type jobDoc struct {
-	ID            string                  `bson:"_id"`
-	Rev           int64                   `bson:"rev"`
-	Kind          string                  `bson:"kind"`
-	Bucket        string                  `bson:"bucket"`
-	Prefix        string                  `bson:"prefix"`
-	Sites         []string                `bson:"sites"`
-	IncludeFailed bool                    `bson:"includeFailed"`
-	DryRun        bool                    `bson:"dryRun"`
-	Rate          float64                 `bson:"rate"`
-	State         string                  `bson:"state"`
-	Error         string                  `bson:"error,omitempty"`
-	Total         int64                   `bson:"total"`
-	Scanned       int64                   `bson:"scanned"`
-	Queued        int64                   `bson:"queued"`
-	BytesQueued   int64                   `bson:"bytesQueued"`
-	Skipped       map[string]int64        `bson:"skipped"`
-	PerSite       map[string]siteCountDoc `bson:"perSite"`
-	StartedAt     time.Time               `bson:"startedAt"`
-	UpdatedAt     time.Time               `bson:"updatedAt"`
-	Checkpoint    refDoc                  `bson:"checkpoint"`
-	Batch         *batchDoc               `bson:"batch"`
-	Verify        *verifyDoc              `bson:"verify,omitempty"`
+	ID             string                  `bson:"_id"`
+	Rev            int64                   `bson:"rev"`
+	Kind           string                  `bson:"kind"`
+	Bucket         string                  `bson:"bucket"`
+	Prefix         string                  `bson:"prefix"`
+	Sites          []string                `bson:"sites"`
+	IncludeFailed  bool                    `bson:"includeFailed"`
+	IncludePending bool                    `bson:"includePending,omitempty"`
+	ModifiedSince  time.Time               `bson:"modifiedSince,omitempty"`
+	DryRun         bool                    `bson:"dryRun"`
+	Rate           float64                 `bson:"rate"`
+	State          string                  `bson:"state"`
+	Error          string                  `bson:"error,omitempty"`
+	Total          int64                   `bson:"total"`
+	Scanned        int64                   `bson:"scanned"`
+	Queued         int64                   `bson:"queued"`
+	BytesQueued    int64                   `bson:"bytesQueued"`
+	Skipped        map[string]int64        `bson:"skipped"`
+	PerSite        map[string]siteCountDoc `bson:"perSite"`
+	StartedAt      time.Time               `bson:"startedAt"`
+	UpdatedAt      time.Time               `bson:"updatedAt"`
+	Checkpoint     refDoc                  `bson:"checkpoint"`
+	Batch          *batchDoc               `bson:"batch"`
+	Verify         *verifyDoc              `bson:"verify,omitempty"`
 }
 
 type siteCountDoc struct {
@@ -71,7 +73,8 @@ type plannedDoc struct {
 func toJobDoc(j domain.Job, rev int64) jobDoc {
 	d := jobDoc{
 		ID: j.ID, Rev: rev, Kind: string(j.Kind), Bucket: j.Bucket, Prefix: j.Prefix, Sites: j.Sites,
-		IncludeFailed: j.IncludeFailed, DryRun: j.DryRun, Rate: j.Rate, State: string(j.State), Error: j.Error,
+		IncludeFailed: j.IncludeFailed, IncludePending: j.IncludePending, ModifiedSince: j.ModifiedSince.UTC(),
+		DryRun: j.DryRun, Rate: j.Rate, State: string(j.State), Error: j.Error,
 		Total: j.Total, Scanned: j.Scanned, Queued: j.Queued, BytesQueued: j.BytesQueued,
 		Skipped: map[string]int64{}, PerSite: map[string]siteCountDoc{},
 		StartedAt: j.StartedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(),
@@ -100,13 +103,17 @@ func toJobDoc(j domain.Job, rev int64) jobDoc {
 func (d jobDoc) job() domain.Job {
 	j := domain.Job{
 		ID: d.ID, Kind: domain.JobKind(d.Kind), Bucket: d.Bucket, Prefix: d.Prefix, Sites: d.Sites,
-		IncludeFailed: d.IncludeFailed, DryRun: d.DryRun, Rate: d.Rate, State: domain.JobState(d.State), Error: d.Error,
+		IncludeFailed: d.IncludeFailed, IncludePending: d.IncludePending, DryRun: d.DryRun, Rate: d.Rate,
+		State: domain.JobState(d.State), Error: d.Error,
 		Total: d.Total, StartedAt: d.StartedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 		Checkpoint: domain.VersionRef(d.Checkpoint),
 		JobCounts: domain.JobCounts{
 			Scanned: d.Scanned, Queued: d.Queued, BytesQueued: d.BytesQueued,
 			Skipped: map[domain.SkipReason]int64{}, PerSite: map[string]domain.SiteCount{},
 		},
+	}
+	if !d.ModifiedSince.IsZero() {
+		j.ModifiedSince = d.ModifiedSince.UTC()
 	}
 	for r, n := range d.Skipped {
 		j.Skipped[domain.SkipReason(UnescapeField(r))] = n

@@ -46,7 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) ports.JobStore) {
 func job(bucket string, started time.Time) domain.Job {
 	j, err := domain.NewJob(shared.Unique("job"), domain.JobRequest{
 		Kind: domain.JobBackfill, Bucket: bucket, Prefix: "a/é.$", Sites: []string{"site-a", "site-b"},
-		IncludeFailed: true, Rate: 12.5,
+		IncludeFailed: true, IncludePending: true, ModifiedSince: started.Add(-time.Hour).Truncate(time.Millisecond), Rate: 12.5,
 	}, started)
 	if err != nil {
 		panic(err)
