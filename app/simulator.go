@@ -107,6 +107,13 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// DeleteVersion removes one version, as CloudServer's DELETE with a
+// version id does; the removal is not replicated (as upstream), and the
+// master follows the newest version left.
+func (s *Simulator) DeleteVersion(ctx context.Context, bucket, key, versionID string) error {
+	return s.Metadata.DeleteVersion(ctx, bucket, key, versionID)
+}
+
 // SetTags changes the tags of one version in place, as CloudServer's
 // PutObjectTagging (tags non-empty) or DeleteObjectTagging (tags empty)
 // does: same version id, new tags, every replication site back to PENDING

@@ -30,4 +30,11 @@ type MetadataWriter interface {
 	// PutVersion writes a version document, then the master document if
 	// the master holds no newer version, as one ordered write.
 	PutVersion(ctx context.Context, v domain.ObjectVersion) error
+	// DeleteVersion removes one version document, as CloudServer's DELETE
+	// with a version id does; the removal is not replicated. When the
+	// master holds that version, the master then holds the newest version
+	// left (in a v1 bucket none when that is a delete marker), or is
+	// removed with the last one. An unknown version is an error wrapping
+	// ErrNotFound.
+	DeleteVersion(ctx context.Context, bucket, key, versionID string) error
 }

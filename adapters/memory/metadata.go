@@ -150,6 +150,50 @@ func (m *Metadata) PutVersion(ctx context.Context, v domain.ObjectVersion) error
 	return nil
 }
 
+// DeleteVersion removes a version document; a master holding it then
+// holds the newest version left (the smallest id, as PutVersion orders
+// them), or goes with the last one. In a v1 bucket a master never holds a
+// delete marker.
+func (m *Metadata) DeleteVersion(ctx context.Context, bucket, key, versionID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.buckets[bucket]
+	if !ok {
+		return fmt.Errorf("memory: delete version %s of %s/%s: bucket: %w", versionID, bucket, key, ports.ErrNotFound)
+	}
+	docs := m.docs[bucket]
+	vkey := domain.VersionedKey(key, versionID)
+	if _, ok := docs[vkey]; !ok {
+		return fmt.Errorf("memory: delete version %s of %s/%s: %w", versionID, bucket, key, ports.ErrNotFound)
+	}
+	delete(docs, vkey)
+	if master := docs[key]; master == nil || master.versionID != versionID {
+		return nil
+	}
+	var newest *document
+	for id, d := range docs {
+		if k, _, isVersion := domain.SplitVersionedKey(id); isVersion && k == key && (newest == nil || d.versionID < newest.versionID) {
+			newest = d
+		}
+	}
+	if newest == nil {
+		delete(docs, key)
+		return nil
+	}
+	if b.VFormat == "v1" {
+		if v, err := decodeVersion(bucket, key, newest.versionID, newest.value); err == nil && v.IsDeleteMarker {
+			delete(docs, key)
+			return nil
+		}
+	}
+	docs[key] = &document{value: newest.value, versionID: newest.versionID}
+	m.appendEvent(bucket, key, newest.value)
+	return nil
+}
+
 // encodeVersion returns the ObjectMD JSON of v, refusing what the store
 // could not read back.
 func encodeVersion(v domain.ObjectVersion) ([]byte, error) {

@@ -187,7 +187,9 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeDeleteTagging:
 		then = f.recordTagsDeleted(bucket, key, unescapedQuery(r).Get("versionId"))
 	case routeDeleteObject:
-		if !unescapedQuery(r).Has("versionId") {
+		if q := unescapedQuery(r); q.Has("versionId") {
+			then = f.recordVersionDeleted(bucket, key, q.Get("versionId"))
+		} else {
 			then = f.recordDeleteMarker(bucket, key)
 		}
 	case routeReadObject:

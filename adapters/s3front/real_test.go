@@ -23,6 +23,7 @@ import (
 	"github.com/openbackbeat/backbeat/adapters/s3site"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/ports"
 )
 
 func env(name, def string) string {
@@ -231,6 +232,26 @@ func TestFrontWithAWSSDK(t *testing.T) {
 	lv, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &bucket})
 	if err != nil || len(lv.Versions) != 2 || len(lv.DeleteMarkers) != 1 {
 		t.Fatalf("list versions: %+v, %v", lv, err)
+	}
+
+	// DELETE with a version id removes that version's metadata (not
+	// replicated, as upstream); the master follows the newest one left.
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String("a/one"), VersionId: del.VersionId}); err != nil {
+		t.Fatal("delete the delete marker:", err)
+	}
+	if _, err := meta.Version(ctx, bucket, "a/one", aws.ToString(del.VersionId)); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("deleted delete marker's document: err = %v, want ErrNotFound", err)
+	}
+	if m, err := meta.Version(ctx, bucket, "a/one", ""); err != nil || m.VersionID != aws.ToString(put.VersionId) || m.IsDeleteMarker {
+		t.Fatalf("master after deleting the delete marker: %+v, %v; want version %s", m, err, aws.ToString(put.VersionId))
+	}
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String("a/one"), VersionId: put.VersionId}); err != nil {
+		t.Fatal("delete the last version:", err)
+	}
+	for _, vid := range []string{aws.ToString(put.VersionId), ""} {
+		if _, err := meta.Version(ctx, bucket, "a/one", vid); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("document %q of a/one after deleting its last version: err = %v, want ErrNotFound", vid, err)
+		}
 	}
 }
 

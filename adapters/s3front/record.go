@@ -198,6 +198,34 @@ func (f *Front) recordDeleteMarker(bucket, key string) after {
 	}
 }
 
+// recordVersionDeleted removes the metadata of the version a DELETE with a
+// version id removed from the source. A version the metadata never had
+// (written behind the front's back, or the "null" version of an
+// unversioned write) has nothing to remove.
+func (f *Front) recordVersionDeleted(bucket, key, vid string) after {
+	return func(resp *http.Response) error {
+		ctx := resp.Request.Context()
+		if _, ok, err := f.replicated(ctx, bucket); err != nil {
+			return internal("reading bucket %s: %v", bucket, err)
+		} else if !ok {
+			return nil
+		}
+		err := f.withRetry(ctx, func(ctx context.Context) error {
+			err := f.sim.DeleteVersion(ctx, bucket, key, vid)
+			if errors.Is(err, ports.ErrNotFound) {
+				f.log.Debug("s3 front: deleted version had no metadata", "bucket", bucket, "key", key, "versionId", vid)
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			f.log.Error("s3 front: version deleted at the source but its metadata is left", "bucket", bucket, "key", key, "versionId", vid, "err", err)
+			return internal("version %s of %s/%s was deleted but its metadata could not be removed: %v", vid, bucket, key, err)
+		}
+		return nil
+	}
+}
+
 type taggingDoc struct {
 	TagSet []struct {
 		Key   string `xml:"Key"`

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (ports.MetadataStore, ports.M
 		{"VersionRoundTrip", testVersionRoundTrip},
 		{"DeleteMarker", testDeleteMarker},
 		{"MissingVersionIsNotFound", testMissingVersion},
+		{"DeleteVersionRepairsMaster", testDeleteVersion},
 		{"UpdateVersionApplies", testUpdateApplies},
 		{"UpdateErrorAbortsWithoutWrite", testUpdateErrorAborts},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
@@ -295,6 +296,73 @@ func testDeleteMarker(t *testing.T, s ports.MetadataStore, w ports.MetadataWrite
 			wantVersion(t, "the version under the delete marker", readVersion(t, s, bucket, "deleted", data.VersionID), data)
 		})
 	}
+}
+
+// testDeleteVersion removes versions of a key one by one, newest in the
+// middle of the order: the master follows the newest version left, and
+// goes with the last one; in a v1 bucket it never holds a delete marker.
+func testDeleteVersion(t *testing.T, s ports.MetadataStore, w ports.MetadataWriter) {
+	for _, vFormat := range []string{"v0", "v1"} {
+		t.Run(vFormat, func(t *testing.T) {
+			t.Parallel()
+			bucket := newBucket(t, w, vFormat)
+			oldest := newVersion(bucket, "k", "95000000000000000003")
+			dm := newVersion(bucket, "k", "95000000000000000002")
+			dm.IsDeleteMarker = true
+			dm.Size, dm.ContentMD5, dm.ContentType, dm.UserMeta, dm.Tags = 0, "", "", nil, nil
+			dm.Replication.Content = []string{domain.ContentMetadata}
+			newest := newVersion(bucket, "k", "95000000000000000001")
+			other := newVersion(bucket, "k2", "95000000000000000004") // a key sorting right after
+			for _, v := range []domain.ObjectVersion{oldest, dm, newest, other} {
+				putVersion(t, w, v)
+			}
+			del := func(vid string) {
+				t.Helper()
+				if err := w.DeleteVersion(ctxFor(t), bucket, "k", vid); err != nil {
+					t.Fatalf("DeleteVersion(k, %s): %v", vid, err)
+				}
+				if _, err := s.Version(ctxFor(t), bucket, "k", vid); !errors.Is(err, ports.ErrNotFound) {
+					t.Fatalf("version %s after its deletion: err = %v, want ErrNotFound", vid, err)
+				}
+			}
+			master := func() (domain.ObjectVersion, error) { return s.Version(ctxFor(t), bucket, "k", "") }
+
+			del(newest.VersionID) // the master's: the delete marker is next
+			m, err := master()
+			if vFormat == "v1" {
+				if !errors.Is(err, ports.ErrNotFound) {
+					t.Fatalf("v1 master after deleting the newest version above a delete marker: %+v, %v; want none", m, err)
+				}
+			} else if err != nil || m.VersionID != dm.VersionID {
+				t.Fatalf("master after deleting the newest version: %+v, %v; want the delete marker %s", m, err, dm.VersionID)
+			}
+			putVersion(t, w, newest) // back on top
+			del(dm.VersionID)        // not the master's: the master stays
+			if m, err := master(); err != nil || m.VersionID != newest.VersionID {
+				t.Fatalf("master after deleting a version under it: %+v, %v; want %s", m, err, newest.VersionID)
+			}
+			del(newest.VersionID)
+			wantVersion(t, "the master after deleting the newest version", mustMaster(t, master), oldest)
+			del(oldest.VersionID)
+			if m, err := master(); !errors.Is(err, ports.ErrNotFound) {
+				t.Fatalf("master after deleting the last version: %+v, %v; want ErrNotFound", m, err)
+			}
+			if err := w.DeleteVersion(ctxFor(t), bucket, "k", oldest.VersionID); !errors.Is(err, ports.ErrNotFound) {
+				t.Fatalf("deleting a deleted version: err = %v, want ErrNotFound", err)
+			}
+			wantVersion(t, "the other key's version", readVersion(t, s, bucket, "k2", other.VersionID), other)
+			wantVersion(t, "the other key's master", readVersion(t, s, bucket, "k2", ""), other)
+		})
+	}
+}
+
+func mustMaster(t *testing.T, master func() (domain.ObjectVersion, error)) domain.ObjectVersion {
+	t.Helper()
+	m, err := master()
+	if err != nil {
+		t.Fatalf("master: %v", err)
+	}
+	return m
 }
 
 func testMissingVersion(t *testing.T, s ports.MetadataStore, w ports.MetadataWriter) {
