@@ -148,7 +148,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, bucket, key := classify(r)
 	var body []byte
 	switch rt {
-	case routePutReplication, routePutVersioning, routePutTagging:
+	case routePutReplication, routePutVersioning, routePutTagging, routeDeleteObjects:
 		b, e := f.readXML(r)
 		if e != nil {
 			writeError(w, r, e)
@@ -192,6 +192,8 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			then = f.recordDeleteMarker(bucket, key)
 		}
+	case routeDeleteObjects:
+		then = f.recordDeletes(bucket, body)
 	case routeReadObject:
 		then = f.addReplicationStatus(bucket, key)
 	}

@@ -36,6 +36,8 @@ func TestClassify(t *testing.T) {
 		{"GET", "/b/k?tagging", routeForward, "b", "k"},
 		{"DELETE", "/b/k", routeDeleteObject, "b", "k"},
 		{"DELETE", "/b/k?versionId=v", routeDeleteObject, "b", "k"},
+		{"POST", "/b?delete", routeDeleteObjects, "b", ""},
+		{"POST", "/b/k?delete", routeForward, "b", "k"},
 		{"HEAD", "/b/k", routeReadObject, "b", "k"},
 		{"GET", "/b/k?versionId=v&response-content-type=x", routeReadObject, "b", "k"},
 		{"GET", "/b/k?acl", routeForward, "b", "k"},

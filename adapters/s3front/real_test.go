@@ -253,6 +253,35 @@ func TestFrontWithAWSSDK(t *testing.T) {
 			t.Fatalf("document %q of a/one after deleting its last version: err = %v, want ErrNotFound", vid, err)
 		}
 	}
+
+	// DeleteObjects, answered in full and quietly: each object's delete
+	// is recorded as DeleteObject's would be.
+	vids := map[string]string{}
+	for _, k := range []string{"m/1", "m/2", "m/3"} {
+		p, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(k), Body: strings.NewReader(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vids[k] = aws.ToString(p.VersionId)
+	}
+	if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("m/1")}, {Key: aws.String("m/2"), VersionId: aws.String(vids["m/2"])},
+	}}}); err != nil {
+		t.Fatal("delete objects:", err)
+	}
+	if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket, Delete: &types.Delete{Quiet: aws.Bool(true),
+		Objects: []types.ObjectIdentifier{{Key: aws.String("m/3")}}}}); err != nil {
+		t.Fatal("delete objects, quiet:", err)
+	}
+	for _, k := range []string{"m/1", "m/3"} {
+		m, err := meta.Version(ctx, bucket, k, "")
+		if err != nil || !m.IsDeleteMarker || m.VersionID == vids[k] || m.Replication.Status != domain.StatusPending {
+			t.Fatalf("%s after DeleteObjects: master %+v, %v; want a PENDING delete marker", k, m, err)
+		}
+	}
+	if _, err := meta.Version(ctx, bucket, "m/2", vids["m/2"]); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("m/2's version after DeleteObjects by version id: err = %v, want ErrNotFound", err)
+	}
 }
 
 func TestFrontRefusesWrongCredentials(t *testing.T) {

@@ -186,22 +186,25 @@ func (f *Front) recordDeleteMarker(bucket, key string) after {
 		if !ok {
 			return nil
 		}
-		err = f.withRetry(ctx, func(ctx context.Context) error {
-			_, err := f.sim.Record(ctx, b, domain.ObjectVersion{Key: key, VersionID: vid, IsDeleteMarker: true})
-			return err
-		})
-		if err != nil {
-			f.log.Error("s3 front: delete marker not recorded", "bucket", bucket, "key", key, "versionId", vid, "err", err)
-			return internal("the delete marker %s of %s/%s was created but its metadata could not be written: %v", vid, bucket, key, err)
-		}
-		return nil
+		return f.recordMarker(ctx, b, key, vid)
 	}
 }
 
+// recordMarker writes the metadata of a delete marker the source created.
+func (f *Front) recordMarker(ctx context.Context, b domain.Bucket, key, vid string) error {
+	err := f.withRetry(ctx, func(ctx context.Context) error {
+		_, err := f.sim.Record(ctx, b, domain.ObjectVersion{Key: key, VersionID: vid, IsDeleteMarker: true})
+		return err
+	})
+	if err != nil {
+		f.log.Error("s3 front: delete marker not recorded", "bucket", b.Name, "key", key, "versionId", vid, "err", err)
+		return internal("the delete marker %s of %s/%s was created but its metadata could not be written: %v", vid, b.Name, key, err)
+	}
+	return nil
+}
+
 // recordVersionDeleted removes the metadata of the version a DELETE with a
-// version id removed from the source. A version the metadata never had
-// (written behind the front's back, or the "null" version of an
-// unversioned write) has nothing to remove.
+// version id removed from the source.
 func (f *Front) recordVersionDeleted(bucket, key, vid string) after {
 	return func(resp *http.Response) error {
 		ctx := resp.Request.Context()
@@ -210,20 +213,27 @@ func (f *Front) recordVersionDeleted(bucket, key, vid string) after {
 		} else if !ok {
 			return nil
 		}
-		err := f.withRetry(ctx, func(ctx context.Context) error {
-			err := f.sim.DeleteVersion(ctx, bucket, key, vid)
-			if errors.Is(err, ports.ErrNotFound) {
-				f.log.Debug("s3 front: deleted version had no metadata", "bucket", bucket, "key", key, "versionId", vid)
-				return nil
-			}
-			return err
-		})
-		if err != nil {
-			f.log.Error("s3 front: version deleted at the source but its metadata is left", "bucket", bucket, "key", key, "versionId", vid, "err", err)
-			return internal("version %s of %s/%s was deleted but its metadata could not be removed: %v", vid, bucket, key, err)
-		}
-		return nil
+		return f.removeVersion(ctx, bucket, key, vid)
 	}
+}
+
+// removeVersion deletes a version's metadata. A version the metadata never
+// had (written behind the front's back, or the "null" version of an
+// unversioned write) has nothing to remove.
+func (f *Front) removeVersion(ctx context.Context, bucket, key, vid string) error {
+	err := f.withRetry(ctx, func(ctx context.Context) error {
+		err := f.sim.DeleteVersion(ctx, bucket, key, vid)
+		if errors.Is(err, ports.ErrNotFound) {
+			f.log.Debug("s3 front: deleted version had no metadata", "bucket", bucket, "key", key, "versionId", vid)
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		f.log.Error("s3 front: version deleted at the source but its metadata is left", "bucket", bucket, "key", key, "versionId", vid, "err", err)
+		return internal("version %s of %s/%s was deleted but its metadata could not be removed: %v", vid, bucket, key, err)
+	}
+	return nil
 }
 
 type taggingDoc struct {

@@ -27,13 +27,16 @@ const (
 	// routeDeleteObject forwards; without a version id it records the
 	// delete marker that the source created.
 	routeDeleteObject
+	// routeDeleteObjects (POST ?delete) forwards, then records what each
+	// object's delete did, as routeDeleteObject does for one.
+	routeDeleteObjects
 	// routeReadObject forwards HEAD and GET of an object and adds
 	// x-amz-replication-status.
 	routeReadObject
 )
 
 var routeNames = [...]string{"forward", "put-replication", "get-replication", "delete-replication", "create-bucket",
-	"put-versioning", "write-object", "complete-multipart", "put-tagging", "delete-tagging", "delete-object", "read-object"}
+	"put-versioning", "write-object", "complete-multipart", "put-tagging", "delete-tagging", "delete-object", "delete-objects", "read-object"}
 
 func (r route) String() string { return routeNames[r] }
 
@@ -72,6 +75,8 @@ func classify(r *http.Request) (rt route, bucket, key string) {
 			return routePutVersioning, bucket, ""
 		case sub == "" && r.Method == http.MethodPut:
 			return routeCreateBucket, bucket, ""
+		case sub == "delete" && r.Method == http.MethodPost:
+			return routeDeleteObjects, bucket, ""
 		}
 		return routeForward, bucket, ""
 	}
