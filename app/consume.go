@@ -15,22 +15,6 @@ import (
 	"github.com/openbackbeat/backbeat/ports"
 )
 
-// Topics names the bus topics of the pipeline.
-type Topics struct {
-	Entries    string // backbeat-replication
-	Status     string // backbeat-replication-status
-	Replay     string // backbeat-replication-replay
-	DeadLetter string // backbeat-dead-letter
-}
-
-// DefaultTopics are upstream's topic names, plus our dead-letter topic.
-var DefaultTopics = Topics{
-	Entries:    "backbeat-replication",
-	Status:     "backbeat-replication-status",
-	Replay:     "backbeat-replication-replay",
-	DeadLetter: "backbeat-dead-letter",
-}
-
 // task is the work planned for one delivery: it runs under key, at most one
 // per key at a time, and is dropped when a task with the same id is queued
 // or running.

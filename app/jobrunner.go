@@ -13,42 +13,6 @@ import (
 	"github.com/openbackbeat/backbeat/ports"
 )
 
-// JobRunnerConfig tunes a JobRunner; zero fields take the defaults.
-type JobRunnerConfig struct {
-	// BatchSize is the versions read, judged and checkpointed together.
-	BatchSize int
-	// Concurrency bounds the keys of a batch worked on at once.
-	Concurrency int
-	// MaxBacklog holds a backfill while a site it queues for has more
-	// entries pending than this (0: the default; negative: never hold).
-	MaxBacklog int64
-	// LeaseTTL is how long a job's lease lasts unless renewed (every
-	// third of it): another instance resumes a job within about that
-	// long of its runner's death.
-	LeaseTTL time.Duration
-	// Poll is how often the runner looks for jobs to run, and a running
-	// job for a cancel.
-	Poll time.Duration
-}
-
-// Defaults of JobRunnerConfig.
-const (
-	DefaultJobBatchSize   = 500
-	DefaultJobConcurrency = 8
-	DefaultJobMaxBacklog  = 10000
-	DefaultJobLeaseTTL    = 15 * time.Second
-	DefaultJobPoll        = time.Second
-)
-
-func (c JobRunnerConfig) withDefaults() JobRunnerConfig {
-	c.BatchSize = cmp.Or(c.BatchSize, DefaultJobBatchSize)
-	c.Concurrency = cmp.Or(c.Concurrency, DefaultJobConcurrency)
-	c.MaxBacklog = cmp.Or(c.MaxBacklog, DefaultJobMaxBacklog)
-	c.LeaseTTL = cmp.Or(c.LeaseTTL, DefaultJobLeaseTTL)
-	c.Poll = cmp.Or(c.Poll, DefaultJobPoll)
-	return c
-}
-
 // JobRunner runs the jobs of the job store, in the API role: each under a
 // lease (a renewed lock named job:<id>), so that one runner among the API
 // instances works on a job, and another resumes it from its checkpoint
@@ -76,7 +40,7 @@ func (r *JobRunner) Run(ctx context.Context) error {
 	if r.Jobs == nil || r.Locks == nil || r.Metadata == nil || r.Scanner == nil {
 		return errors.New("job runner: Jobs, Locks, Metadata and Scanner are required")
 	}
-	cfg := r.Config.withDefaults()
+	cfg := r.Config.WithDefaults()
 	log := cmp.Or(r.Log, slog.New(slog.DiscardHandler))
 	var wg sync.WaitGroup
 	defer wg.Wait()

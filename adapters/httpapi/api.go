@@ -21,7 +21,7 @@ type api struct {
 // New returns the API's handler. cfg's zero fields take their defaults;
 // check deps and cfg with their Validate methods first.
 func New(deps Deps, cfg Config) http.Handler {
-	a := &api{deps: deps, cfg: cfg.withDefaults(), log: deps.Log}
+	a := &api{deps: deps, cfg: cfg.WithDefaults(), log: deps.Log}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

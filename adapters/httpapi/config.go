@@ -37,17 +37,17 @@ type Config struct {
 	// Token, when not empty, must be sent as `Authorization: Bearer <Token>`
 	// on every mutating request (POST, DELETE). Reads stay open: the API
 	// listens on loopback by default.
-	Token string
+	Token string `yaml:"token" secret:"true"`
 	// MaxBodyBytes bounds request bodies (default 1 MiB); larger ones get
 	// 413.
-	MaxBodyBytes int64
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
 	// MetricsWindow is the window of completions and failures (default 24 h,
 	// upstream's EXPIRY).
-	MetricsWindow time.Duration
+	MetricsWindow time.Duration `yaml:"metricsWindow"`
 	// HealthTimeout bounds each health check (default 5 s).
-	HealthTimeout time.Duration
+	HealthTimeout time.Duration `yaml:"healthTimeout"`
 	// Now returns the current time; tests set it.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 }
 
 // Validate lists every problem of the configuration.
@@ -68,7 +68,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, DefaultMaxBodyBytes)
 	c.MetricsWindow = cmp.Or(c.MetricsWindow, DefaultMetricsWindow)
 	c.HealthTimeout = cmp.Or(c.HealthTimeout, DefaultHealthTimeout)

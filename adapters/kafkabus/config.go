@@ -48,7 +48,7 @@ type Config struct {
 	Version string `yaml:"version"`
 	// TopicPartitions and TopicReplication shape the topics this package
 	// creates (EnsureTopics, and Subscribe on a missing topic).
-	TopicPartitions  int32 `yaml:"topicPartitions"`
+	TopicPartitions  int32 `yaml:"partitions"`
 	TopicReplication int16 `yaml:"topicReplication"`
 	// Window is how many deliveries of one partition a subscription lets
 	// out before the oldest is acked (see Subscriber). With Sarama's own

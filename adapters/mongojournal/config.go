@@ -35,12 +35,14 @@ const (
 
 // Config configures the change-stream journal.
 type Config struct {
-	// URI is the MongoDB connection string.
-	URI string `yaml:"uri"`
+	// URI is the MongoDB connection string. In the service configuration
+	// it, Database and Timeout are the metadata store's (section mongo):
+	// the journal reads the same database.
+	URI string `yaml:"-"`
 	// Database is CloudServer's metadata database.
-	Database string `yaml:"database"`
+	Database string `yaml:"-"`
 	// Mode is ModeCollections (default) or ModeDatabase.
-	Mode string `yaml:"mode"`
+	Mode string `yaml:"journalMode"`
 	// BucketPrefix, when set, limits collections mode to the buckets whose
 	// names start with it. It lets several services (or tests) share one
 	// metadata database, and spares mongo-java-server, whose every poll of
@@ -65,12 +67,12 @@ type Config struct {
 	// failed (network errors, server restarts).
 	ReopenMax time.Duration `yaml:"reopenMax"`
 	// Timeout bounds each MongoDB operation.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"-"`
 	// BatchSize caps the events per getMore. mongo-java-server otherwise
 	// returns every event after the position in one reply, and a backlog
 	// of a few tens of thousands overflows the wire's message size, which
 	// would stall the stream for good.
-	BatchSize int `yaml:"batchSize"`
+	BatchSize int `yaml:"journalBatchSize"`
 	// Logger receives warnings; nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
 }

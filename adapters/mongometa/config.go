@@ -21,7 +21,7 @@ const (
 // Config configures the MongoDB metadata store.
 type Config struct {
 	// URI is the MongoDB connection string (mongodb:// or mongodb+srv://).
-	URI string `yaml:"uri"`
+	URI string `yaml:"uri" secret:"uri"`
 	// Database holds CloudServer's metadata: __metastore and one
 	// collection per bucket.
 	Database string `yaml:"database"`

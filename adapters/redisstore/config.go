@@ -26,7 +26,7 @@ const (
 type Config struct {
 	// Addr is the server's host:port.
 	Addr     string `yaml:"addr"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" secret:"true"`
 	DB       int    `yaml:"db"`
 	// ClientName names the connections in CLIENT LIST (default backbeat).
 	ClientName string `yaml:"clientName"`

@@ -51,7 +51,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 
 	idle := DefaultMaxIdleConns
 	if cfg.MaxConns > 0 {

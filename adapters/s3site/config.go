@@ -46,47 +46,47 @@ const (
 type Config struct {
 	// Endpoint is the S3 endpoint URL (http://127.0.0.1:17001); empty means
 	// AWS S3 of Region.
-	Endpoint string
-	Region   string // default us-east-1
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"` // default us-east-1
 	// AccessKey and SecretKey are static credentials; both empty means the
 	// SDK's default credential chain (environment, shared files, IAM role).
-	AccessKey string
-	SecretKey string
+	AccessKey string `yaml:"accessKey"`
+	SecretKey string `yaml:"secretKey" secret:"true"`
 	// AddressingStyle is auto (default), path or virtual. Auto is path
 	// style with a custom endpoint (most S3-compatible servers need it) and
 	// virtual-hosted style on AWS. A string rather than a PathStyle bool,
 	// so that "not set" and "set to false" differ.
-	AddressingStyle string
+	AddressingStyle string `yaml:"addressingStyle"`
 	// MultipartThreshold is the object size from which a copy uses a
 	// multipart upload (default 32 MiB, at most 5 GiB).
-	MultipartThreshold int64
+	MultipartThreshold int64 `yaml:"multipartThreshold"`
 	// PartSize is the multipart part size (default 16 MiB, at least 5 MiB).
 	// It grows for objects that would otherwise need over 10,000 parts.
-	PartSize int64
+	PartSize int64 `yaml:"partSize"`
 	// MaxPartsInFlight is how many parts of one upload are buffered and
 	// sent at once (default 4). One upload holds at most
 	// MaxPartsInFlight*PartSize bytes of buffers; when PartSize has to grow,
 	// fewer parts fly so that the bound holds (never fewer than one part).
-	MaxPartsInFlight int
+	MaxPartsInFlight int `yaml:"maxPartsInFlight"`
 	// MaxConns caps the connections to the endpoint (0: no cap). Idle
 	// connections kept for reuse: MaxConns, or 80 without a cap.
-	MaxConns int
+	MaxConns int `yaml:"maxConns"`
 	// SkipExistingCheck turns off the idempotency check that looks for a
 	// replica of the same source version before writing (on by default; see
 	// Destination.Put). Without it a replayed entry writes a second copy.
 	// Named as a negative so that the zero value is the safe behaviour.
-	SkipExistingCheck bool
+	SkipExistingCheck bool `yaml:"skipExistingCheck"`
 	// ResponseTimeout bounds the wait for response headers once a request
 	// is sent (default 2 min): a server that accepts a request and never
 	// answers fails the attempt instead of hanging the copy.
-	ResponseTimeout time.Duration
+	ResponseTimeout time.Duration `yaml:"responseTimeout"`
 	// PartAttempts is how many times the SDK tries one part upload
 	// (default 3). It is the only operation the SDK retries; see New.
-	PartAttempts int
+	PartAttempts int `yaml:"partAttempts"`
 }
 
-// withDefaults returns c with every unset field at its default.
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
 	c.Region = cmp.Or(c.Region, DefaultRegion)
 	c.AddressingStyle = cmp.Or(c.AddressingStyle, AddressingAuto)
 	c.MultipartThreshold = cmp.Or(c.MultipartThreshold, DefaultMultipartThreshold)
@@ -110,7 +110,7 @@ func (c Config) pathStyle() bool {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))

@@ -41,7 +41,7 @@ func TestConfigDefaultsAreValid(t *testing.T) {
 			t.Errorf("Validate(%v) = %v", c, err)
 		}
 	}
-	d := Config{}.withDefaults()
+	d := Config{}.WithDefaults()
 	if d.Region != "us-east-1" || d.MultipartThreshold != 32*MiB || d.PartSize != 16*MiB || d.MaxPartsInFlight != 4 {
 		t.Errorf("defaults = %+v", d)
 	}
@@ -58,7 +58,7 @@ func TestConfigAddressingStyle(t *testing.T) {
 		{"http://127.0.0.1:17001", "virtual", false},
 		{"", "path", true},
 	} {
-		c := Config{Endpoint: tc.endpoint, AddressingStyle: tc.style}.withDefaults()
+		c := Config{Endpoint: tc.endpoint, AddressingStyle: tc.style}.WithDefaults()
 		if got := c.pathStyle(); got != tc.path {
 			t.Errorf("endpoint %q style %q: path style %v, want %v", tc.endpoint, tc.style, got, tc.path)
 		}
@@ -82,7 +82,7 @@ func TestConfigMasksSecret(t *testing.T) {
 
 func TestPartPlan(t *testing.T) {
 	t.Parallel()
-	c := Config{}.withDefaults()
+	c := Config{}.WithDefaults()
 	for _, tc := range []struct {
 		size     int64
 		partSize int64

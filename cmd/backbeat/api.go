@@ -33,16 +33,16 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 	}
 	runner := &app.JobRunner{
 		Jobs: w.jobs, Locks: w.leases, Metadata: w.metadata, Scanner: w.scanner, Metrics: w.metrics,
-		Telemetry: bt, Config: cfg.Backfill.runner(), Log: log.With("component", "jobs"),
+		Telemetry: bt, Config: cfg.Backfill, Log: log.With("component", "jobs"),
 		Verify: app.VerifyDeps{Sites: w.listings, Findings: w.findings, Telemetry: vt},
 	}
 	h := httpapi.New(httpapi.Deps{
 		Sites: &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier: &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub,
-			Topics: topics(cfg), Log: log},
+			Topics: cfg.Topics, Log: log},
 		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Degradable: map[string]bool{"redis": true}, Roles: roles(w), Bus: w.bus, Progress: w.progress,
 		Prometheus: w.prometheus, Log: log,
-	}, httpapi.Config{Token: string(cfg.API.Token)})
+	}, cfg.API.Config)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return httpapi.Serve(gctx, cfg.API.Listen, h, log) })
 	g.Go(func() error {

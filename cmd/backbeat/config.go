@@ -5,89 +5,76 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/openbackbeat/backbeat/adapters/httpapi"
+	"github.com/openbackbeat/backbeat/adapters/kafkabus"
+	"github.com/openbackbeat/backbeat/adapters/mongojournal"
+	"github.com/openbackbeat/backbeat/adapters/mongometa"
+	"github.com/openbackbeat/backbeat/adapters/redisstore"
 	"github.com/openbackbeat/backbeat/adapters/s3front"
+	"github.com/openbackbeat/backbeat/adapters/s3site"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 )
 
 // Config is the whole service configuration, loaded once at start from a
 // YAML file and BACKBEAT_* environment overrides, then validated.
+//
+// It embeds the adapters' and use cases' own Config types rather than
+// copying their fields: each setting is declared once, with its default and
+// its checks, in the package that uses it, and gets one YAML path and one
+// environment variable from its place here (see applyEnv).
 type Config struct {
 	// Backend is "real" (MongoDB, Kafka, S3, Redis) or "memory" (everything
 	// in one process, for demos and tests).
-	Backend     string            `yaml:"backend"`
-	Source      S3Config          `yaml:"source"`
-	Sites       []SiteConfig      `yaml:"sites"`
-	Mongo       MongoConfig       `yaml:"mongo"`
-	Kafka       KafkaConfig       `yaml:"kafka"`
-	Redis       RedisConfig       `yaml:"redis"`
-	Topics      TopicsConfig      `yaml:"topics"`
-	Replication ReplicationConfig `yaml:"replication"`
-	Populator   PopulatorConfig   `yaml:"populator"`
-	API         APIConfig         `yaml:"api"`
-	Backfill    BackfillConfig    `yaml:"backfill"`
+	Backend     string              `yaml:"backend"`
+	Source      s3site.Config       `yaml:"source"`
+	Sites       []SiteConfig        `yaml:"sites"`
+	Mongo       MongoConfig         `yaml:"mongo"`
+	Kafka       kafkabus.Config     `yaml:"kafka"`
+	Redis       redisstore.Config   `yaml:"redis"`
+	Topics      app.Topics          `yaml:"topics"`
+	Replication ReplicationConfig   `yaml:"replication"`
+	Populator   PopulatorConfig     `yaml:"populator"`
+	API         APIConfig           `yaml:"api"`
+	Backfill    app.JobRunnerConfig `yaml:"backfill"`
 	// S3Front is the S3 endpoint of `backbeat s3` (local stack and tests).
 	S3Front   s3front.Config  `yaml:"s3front"`
 	Telemetry TelemetryConfig `yaml:"telemetry"`
 	Log       LogConfig       `yaml:"log"`
 }
 
-// S3Config reaches one S3 endpoint.
-type S3Config struct {
-	Endpoint  string `yaml:"endpoint"`
-	Region    string `yaml:"region"`
-	AccessKey string `yaml:"accessKey"`
-	SecretKey Secret `yaml:"secretKey"`
-	// MultipartThreshold is the size from which copies use multipart (bytes).
-	MultipartThreshold int64 `yaml:"multipartThreshold"`
-	PartSize           int64 `yaml:"partSize"`
-	MaxPartsInFlight   int   `yaml:"maxPartsInFlight"`
-}
-
 // SiteConfig is one destination site.
 type SiteConfig struct {
-	Name string   `yaml:"name"`
-	S3   S3Config `yaml:"s3"`
+	Name string        `yaml:"name"`
+	S3   s3site.Config `yaml:"s3"`
 }
 
-// MongoConfig reaches the metadata database.
+// MongoConfig is section mongo: the metadata store's settings and the
+// journal's, side by side. The journal reads the metadata store's
+// database, so its URI, database and timeout are the store's (journal()).
 type MongoConfig struct {
-	URI      string `yaml:"uri"`
-	Database string `yaml:"database"`
-	// JournalMode is "collections" (one change stream per replicated bucket,
-	// works everywhere) or "database" (one stream, MongoDB only).
-	JournalMode string `yaml:"journalMode"`
-	// BucketPrefix, when set, limits the journal to buckets whose names
-	// start with it (collections mode).
-	BucketPrefix string `yaml:"bucketPrefix"`
+	mongometa.Config `yaml:",inline"`
+	Journal          mongojournal.Config `yaml:",inline"`
 }
 
-// KafkaConfig reaches the bus.
-type KafkaConfig struct {
-	Brokers    []string `yaml:"brokers"`
-	Partitions int      `yaml:"partitions"`
+// journal is the journal's configuration: its own settings, on the
+// metadata store's connection.
+func (m MongoConfig) journal() mongojournal.Config {
+	j := m.Journal
+	j.URI, j.Database, j.Timeout = m.URI, m.Database, m.Timeout
+	return j
 }
 
-// RedisConfig reaches the failure store, metrics and site control.
-type RedisConfig struct {
-	Addr      string `yaml:"addr"`
-	Password  Secret `yaml:"password"`
-	KeyPrefix string `yaml:"keyPrefix"`
-}
-
-// TopicsConfig names the bus topics.
-type TopicsConfig struct {
-	Entries    string `yaml:"entries"`
-	Status     string `yaml:"status"`
-	Replay     string `yaml:"replay"`
-	DeadLetter string `yaml:"deadLetter"`
+// APIConfig is the operator HTTP API: where it listens, and the API's own
+// settings.
+type APIConfig struct {
+	Listen         string `yaml:"listen"`
+	httpapi.Config `yaml:",inline"`
 }
 
 // ReplicationConfig tunes the replicators and the status applier.
@@ -113,13 +100,6 @@ type PopulatorConfig struct {
 	LeaseRenew time.Duration `yaml:"leaseRenew"`
 }
 
-// APIConfig is the operator HTTP API.
-type APIConfig struct {
-	Listen string `yaml:"listen"`
-	// Token, when set, is required as a bearer token on mutating routes.
-	Token Secret `yaml:"token"`
-}
-
 // TelemetryConfig selects the trace exporter: none, stdout or otlp.
 type TelemetryConfig struct {
 	Traces       string `yaml:"traces"`
@@ -138,20 +118,8 @@ type LogConfig struct {
 	Level string `yaml:"level"`
 }
 
-// Secret is a string never printed in full.
-type Secret string
-
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "****"
-}
-
-// MarshalYAML masks the secret when the config is printed.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
-
-// defaults returns the configuration of the local stack.
+// defaults returns the configuration of the local stack: its addresses and
+// credentials, and every other setting at its package's default.
 func defaults() Config {
 	return Config{
 		Backend: "real",
@@ -160,30 +128,46 @@ func defaults() Config {
 			{Name: "site-a", S3: localS3("http://127.0.0.1:17001")},
 			{Name: "site-b", S3: localS3("http://127.0.0.1:17002")},
 		},
-		Mongo:  MongoConfig{URI: "mongodb://127.0.0.1:27117", Database: "metadata", JournalMode: "collections"},
-		Kafka:  KafkaConfig{Brokers: []string{"127.0.0.1:19092"}, Partitions: 8},
-		Redis:  RedisConfig{Addr: "127.0.0.1:16379"},
-		Topics: TopicsConfig(app.DefaultTopics),
+		Mongo:  MongoConfig{Config: mongometa.Config{URI: "mongodb://127.0.0.1:27117"}},
+		Kafka:  kafkabus.Config{Brokers: []string{"127.0.0.1:19092"}},
+		Redis:  redisstore.Config{Addr: "127.0.0.1:16379"},
+		Topics: app.DefaultTopics,
 		Replication: ReplicationConfig{
 			Concurrency: 16, MaxAttempts: domain.DefaultRetryPolicy.MaxAttempts, MaxElapsed: domain.DefaultRetryPolicy.MaxElapsed,
 			BaseDelay: domain.DefaultRetryPolicy.BaseDelay, MaxDelay: domain.DefaultRetryPolicy.MaxDelay,
 			MaxReplays: 5, ReplayDelay: 30 * time.Second, GroupPrefix: "backbeat-replication",
 		},
 		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second},
-		API:       APIConfig{Listen: "127.0.0.1:8900"},
-		Backfill:  defaultBackfill(),
+		API:       APIConfig{Listen: httpapi.DefaultAddr},
 		S3Front:   s3front.DefaultConfig(),
 		Telemetry: TelemetryConfig{Traces: "none"},
 		Log:       LogConfig{Level: "info"},
-	}
+	}.withDefaults()
 }
 
 // localS3 reaches one S3 server of the local stack. Copies of 16 MiB and
 // more go multipart, 5 MiB parts (S3's minimum), 4 in flight: at most
 // 20 MiB of buffers per copy whatever the object's size.
-func localS3(endpoint string) S3Config {
-	return S3Config{Endpoint: endpoint, Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key",
+func localS3(endpoint string) s3site.Config {
+	return s3site.Config{Endpoint: endpoint, Region: "us-east-1", AccessKey: "backbeat", SecretKey: "backbeat-secret-key",
 		MultipartThreshold: 16 << 20, PartSize: 5 << 20, MaxPartsInFlight: 4}
+}
+
+// withDefaults fills every unset setting from its package's defaults, so
+// that the configuration printed and validated is the one that runs.
+func (c Config) withDefaults() Config {
+	c.Source = c.Source.WithDefaults()
+	c.Sites = append([]SiteConfig(nil), c.Sites...)
+	for i := range c.Sites {
+		c.Sites[i].S3 = c.Sites[i].S3.WithDefaults()
+	}
+	c.Mongo.Config = c.Mongo.WithDefaults()
+	c.Mongo.Journal = c.Mongo.Journal.WithDefaults()
+	c.Kafka = c.Kafka.WithDefaults()
+	c.Redis = c.Redis.WithDefaults()
+	c.API.Config = c.API.WithDefaults()
+	c.Backfill = c.Backfill.WithDefaults()
+	return c
 }
 
 // loadConfig reads path (if not empty) over the defaults, then applies
@@ -204,16 +188,28 @@ func loadConfig(path string, env []string) (Config, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return cfg, err
 	}
+	cfg = cfg.withDefaults()
 	return cfg, cfg.Validate()
 }
 
-// Validate lists every problem of the configuration.
+// Validate lists every problem of the configuration: the service's own
+// rules, and every part's Validate, each problem prefixed with its section.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if c.Backend != "real" && c.Backend != "memory" {
+	part := func(section string, err error) {
+		for _, e := range flatten(err) {
+			if msg := e.Error(); strings.HasPrefix(msg, section+":") || strings.HasPrefix(msg, section+".") {
+				errs = append(errs, e)
+			} else {
+				errs = append(errs, fmt.Errorf("%s: %w", section, e))
+			}
+		}
+	}
+	real := c.Backend == "real"
+	if !real && c.Backend != "memory" {
 		bad("backend", "must be real or memory, got %q", c.Backend)
 	}
 	if len(c.Sites) == 0 {
@@ -230,32 +226,29 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("sites[%d].name", i), "%q is reserved", s.Name)
 		}
 		seen[s.Name] = true
-		if c.Backend == "real" && s.S3.Endpoint == "" {
-			bad(fmt.Sprintf("sites[%d].s3.endpoint", i), "is empty")
+		if real {
+			if s.S3.Endpoint == "" {
+				bad(fmt.Sprintf("sites[%d].s3.endpoint", i), "is empty")
+			}
+			part(fmt.Sprintf("sites[%d].s3", i), s.S3.Validate())
 		}
 	}
-	if c.Backend == "real" {
+	if real {
 		if c.Source.Endpoint == "" {
 			bad("source.endpoint", "is empty")
 		}
-		if c.Mongo.URI == "" {
-			bad("mongo.uri", "is empty")
+		part("source", c.Source.Validate())
+		part("mongo", c.Mongo.Validate())
+		journal := c.Mongo.journal()
+		if journal.Mode != mongojournal.ModeCollections && journal.Mode != mongojournal.ModeDatabase {
+			bad("mongo.journalMode", "must be collections or database, got %q", journal.Mode)
+			journal.Mode = mongojournal.ModeCollections // reported above, once
 		}
-		if c.Mongo.JournalMode != "collections" && c.Mongo.JournalMode != "database" {
-			bad("mongo.journalMode", "must be collections or database, got %q", c.Mongo.JournalMode)
-		}
-		if len(c.Kafka.Brokers) == 0 {
-			bad("kafka.brokers", "is empty")
-		}
-		if c.Redis.Addr == "" {
-			bad("redis.addr", "is empty")
-		}
+		part("mongo", journal.Validate())
+		part("kafka", c.Kafka.Validate())
+		part("redis", c.Redis.Validate())
 	}
-	for field, v := range map[string]string{"topics.entries": c.Topics.Entries, "topics.status": c.Topics.Status, "topics.replay": c.Topics.Replay, "topics.deadLetter": c.Topics.DeadLetter} {
-		if v == "" {
-			bad(field, "is empty")
-		}
-	}
+	part("topics", c.Topics.Validate())
 	if c.Replication.Concurrency < 1 {
 		bad("replication.concurrency", "must be at least 1, got %d", c.Replication.Concurrency)
 	}
@@ -268,16 +261,18 @@ func (c Config) Validate() error {
 	if c.Replication.BaseDelay <= 0 || c.Replication.MaxDelay < c.Replication.BaseDelay {
 		bad("replication.baseDelay", "must be positive and at most maxDelay (%s, %s)", c.Replication.BaseDelay, c.Replication.MaxDelay)
 	}
-	c.Backfill.validate(bad)
-	if err := c.S3Front.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	if c.Populator.BatchSize < 1 {
 		bad("populator.batchSize", "must be at least 1, got %d", c.Populator.BatchSize)
 	}
 	if c.Populator.LeaseRenew <= 0 || c.Populator.LeaseRenew >= c.Populator.LeaseTTL {
 		bad("populator.leaseRenew", "must be positive and shorter than populator.leaseTTL (%s, %s)", c.Populator.LeaseRenew, c.Populator.LeaseTTL)
 	}
+	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		bad("api.listen", "must be host:port, got %q: %v", c.API.Listen, err)
+	}
+	part("api", c.API.Validate())
+	part("backfill", c.Backfill.Validate())
+	part("s3front", c.S3Front.Validate())
 	switch c.Telemetry.Traces {
 	case "none", "stdout", "otlp":
 	default:
@@ -302,6 +297,22 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// flatten lists the problems err joins (errors.Join, at any depth), so
+// that each is reported on its own line with its section.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
 // SiteNames lists the configured destination sites.
 func (c Config) SiteNames() []string {
 	names := make([]string, len(c.Sites))
@@ -315,72 +326,4 @@ func (c Config) SiteNames() []string {
 func (c Config) RetryPolicy() domain.RetryPolicy {
 	r := c.Replication
 	return domain.RetryPolicy{MaxAttempts: r.MaxAttempts, MaxElapsed: r.MaxElapsed, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay}
-}
-
-// applyEnv sets fields from BACKBEAT_<PATH> variables, where PATH is the
-// field's YAML path upper-cased and joined by underscores, e.g.
-// BACKBEAT_MONGO_URI, BACKBEAT_KAFKA_BROKERS (comma separated),
-// BACKBEAT_REPLICATION_CONCURRENCY, BACKBEAT_API_TOKEN.
-func applyEnv(cfg *Config, env []string) error {
-	vars := map[string]string{}
-	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "BACKBEAT_") {
-			vars[k] = v
-		}
-	}
-	var errs []error
-	var walk func(v reflect.Value, prefix string)
-	walk = func(v reflect.Value, prefix string) {
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name := strings.ToUpper(strings.Split(f.Tag.Get("yaml"), ",")[0])
-			key := prefix + "_" + name
-			fv := v.Field(i)
-			if f.Type.Kind() == reflect.Struct {
-				walk(fv, key)
-				continue
-			}
-			raw, ok := vars[key]
-			if !ok {
-				continue
-			}
-			if err := setFromString(fv, raw); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", key, err))
-			}
-		}
-	}
-	walk(reflect.ValueOf(cfg).Elem(), "BACKBEAT")
-	return errors.Join(errs...)
-}
-
-func setFromString(v reflect.Value, raw string) error {
-	switch {
-	case v.Type() == reflect.TypeOf(time.Duration(0)):
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return err
-		}
-		v.SetInt(int64(d))
-	case v.Kind() == reflect.String:
-		v.SetString(raw)
-	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return fmt.Errorf("not an integer: %q", raw)
-		}
-		v.SetInt(n)
-	case v.Kind() == reflect.Bool:
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return fmt.Errorf("not a boolean: %q", raw)
-		}
-		v.SetBool(b)
-	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
-		parts := strings.Split(raw, ",")
-		v.Set(reflect.ValueOf(parts))
-	default:
-		return fmt.Errorf("cannot be set from the environment")
-	}
-	return nil
 }

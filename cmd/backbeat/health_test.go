@@ -25,7 +25,7 @@ func TestHealthcheckOnTheRealStack(t *testing.T) {
 	t.Cleanup(w.close)
 	h := httpapi.New(httpapi.Deps{
 		Sites:    &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
-		Retrier:  &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub, Topics: topics(cfg)},
+		Retrier:  &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub, Topics: cfg.Topics},
 		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Health: w.health, Bus: w.bus,
 	}, httpapi.Config{})
 	rec := httptest.NewRecorder()
@@ -48,7 +48,7 @@ func TestHealthcheckOnTheRealStack(t *testing.T) {
 	}
 	for _, name := range []string{cfg.Topics.Entries, cfg.Topics.Status, cfg.Topics.Replay, cfg.Topics.DeadLetter} {
 		tp, ok := body.Topics[name]
-		if !ok || tp.Name != name || len(tp.Partitions) != cfg.Kafka.Partitions {
+		if !ok || tp.Name != name || len(tp.Partitions) != int(cfg.Kafka.TopicPartitions) {
 			t.Fatalf("topic %s: %+v", name, tp)
 		}
 		for i, p := range tp.Partitions {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/openbackbeat/backbeat/adapters/s3site"
+	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 )
 
@@ -39,11 +40,11 @@ func realStack(t *testing.T) Config {
 		c.Close()
 	}
 	run := fmt.Sprintf("t%d", time.Now().UnixNano()%1e9)
-	cfg.Topics = TopicsConfig{Entries: run + "-replication", Status: run + "-status", Replay: run + "-replay", DeadLetter: run + "-dead-letter"}
+	cfg.Topics = app.Topics{Entries: run + "-replication", Status: run + "-status", Replay: run + "-replay", DeadLetter: run + "-dead-letter"}
 	cfg.Replication.GroupPrefix = run
 	cfg.Populator.CheckpointName = run
 	cfg.Redis.KeyPrefix = run + ":"
-	cfg.Mongo.BucketPrefix = run
+	cfg.Mongo.Journal.BucketPrefix = run
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
 	return cfg
@@ -73,7 +74,7 @@ func startService(t *testing.T, cfg Config) *wiring {
 	var out strings.Builder
 	canary := simulateOptions{objects: 1, size: 16, buckets: 1, wait: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
-		_, err := simulateInto(context.Background(), w, cfg, &out, fmt.Sprintf("%s-canary%d", cfg.Mongo.BucketPrefix, attempt), canary)
+		_, err := simulateInto(context.Background(), w, cfg, &out, fmt.Sprintf("%s-canary%d", cfg.Mongo.Journal.BucketPrefix, attempt), canary)
 		if err == nil {
 			return w
 		}
@@ -87,7 +88,7 @@ func TestPipelineOnTheRealStack(t *testing.T) {
 	cfg := realStack(t)
 	w := startService(t, cfg)
 	ctx := context.Background()
-	bucket := cfg.Mongo.BucketPrefix + "-pipe"
+	bucket := cfg.Mongo.Journal.BucketPrefix + "-pipe"
 	var out strings.Builder
 	sims := simulateOptions{objects: 200, size: 2048, buckets: 1, wait: 3 * time.Minute}
 	written, err := simulateInto(ctx, w, cfg, &out, bucket, sims)
@@ -96,7 +97,7 @@ func TestPipelineOnTheRealStack(t *testing.T) {
 	}
 	t.Logf("progress:\n%s", out.String())
 	for _, site := range cfg.SiteNames() {
-		c, err := s3site.New(ctx, s3Config(siteConfig(cfg, site).S3))
+		c, err := s3site.New(ctx, siteConfig(cfg, site).S3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func TestLargeObjectIsCopiedWithFlatMemory(t *testing.T) {
 	w := startService(t, cfg)
 	ctx := context.Background()
 	const size = 256 << 20
-	bucket := cfg.Mongo.BucketPrefix + "-big"
+	bucket := cfg.Mongo.Journal.BucketPrefix + "-big"
 	b := demoBucket(bucket, cfg.SiteNames())
 	if err := createBuckets(ctx, w, b, cfg.SiteNames()); err != nil {
 		t.Fatal(err)
@@ -180,7 +181,7 @@ func TestLargeObjectIsCopiedWithFlatMemory(t *testing.T) {
 		t.Fatalf("peak heap %.1f MiB exceeds 64 MiB", float64(peak.Load())/(1<<20))
 	}
 	site, _ := cur.Site(cfg.Sites[0].Name)
-	c, err := s3site.New(ctx, s3Config(cfg.Sites[0].S3))
+	c, err := s3site.New(ctx, cfg.Sites[0].S3)
 	if err != nil {
 		t.Fatal(err)
 	}

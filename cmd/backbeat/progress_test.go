@@ -27,7 +27,7 @@ func TestObjectProgressAcrossProcessesOnTheRealStack(t *testing.T) {
 	w := startService(t, cfg)
 	var out strings.Builder
 	const size = 12 << 20 // three parts
-	written, err := simulateInto(context.Background(), w, cfg, &out, cfg.Mongo.BucketPrefix+"-prog", simulateOptions{objects: 1, size: size, buckets: 1, wait: 2 * time.Minute})
+	written, err := simulateInto(context.Background(), w, cfg, &out, cfg.Mongo.Journal.BucketPrefix+"-prog", simulateOptions{objects: 1, size: size, buckets: 1, wait: 2 * time.Minute})
 	if err != nil || len(written) != 1 {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -40,7 +40,7 @@ func TestObjectProgressAcrossProcessesOnTheRealStack(t *testing.T) {
 
 	h := httpapi.New(httpapi.Deps{
 		Sites:    &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
-		Retrier:  &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub, Topics: topics(cfg)},
+		Retrier:  &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub, Topics: cfg.Topics},
 		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Progress: w.progress,
 	}, httpapi.Config{})
 	get := func(route string) map[string]any {

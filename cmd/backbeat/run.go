@@ -172,8 +172,6 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 	return err
 }
 
-func topics(cfg Config) app.Topics { return app.Topics(cfg.Topics) }
-
 func populator(w *wiring, cfg Config, log *slog.Logger) *app.Populator {
 	log = log.With("role", "populator")
 	lease := &app.Leadership{
@@ -183,7 +181,7 @@ func populator(w *wiring, cfg Config, log *slog.Logger) *app.Populator {
 	w.populatorLease = lease
 	return &app.Populator{
 		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
-		Telemetry: w.telemetry, Topics: topics(cfg), Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
+		Telemetry: w.telemetry, Topics: cfg.Topics, Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
 		BatchSize: cfg.Populator.BatchSize, Log: log, Lease: lease,
 	}
 }
@@ -200,7 +198,7 @@ func instanceName() string {
 func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Replicator {
 	return &app.Replicator{
 		Site: site, Subscriber: w.sub, Publisher: w.pub, Source: w.source, Destination: w.dests[site], Control: w.control,
-		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix, Concurrency: cfg.Replication.Concurrency,
+		Topics: cfg.Topics, Group: cfg.Replication.GroupPrefix, Concurrency: cfg.Replication.Concurrency,
 		Retry: cfg.RetryPolicy(), MaxReplays: cfg.Replication.MaxReplays, ReplayDelay: cfg.Replication.ReplayDelay,
 		Log: log.With("role", "replicator", "site", site), Telemetry: w.telemetry, Progress: w.progress,
 	}
@@ -209,7 +207,7 @@ func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Repli
 func statusApplier(w *wiring, cfg Config, log *slog.Logger) *app.StatusApplier {
 	return &app.StatusApplier{
 		Subscriber: w.sub, Publisher: w.pub, Metadata: w.metadata, Failures: w.failures, Metrics: w.metrics,
-		Topics: topics(cfg), Group: cfg.Replication.GroupPrefix + "-status", Concurrency: cfg.Replication.Concurrency,
+		Topics: cfg.Topics, Group: cfg.Replication.GroupPrefix + "-status", Concurrency: cfg.Replication.Concurrency,
 		Log: log.With("role", "status"), Telemetry: w.telemetry,
 	}
 }

@@ -19,19 +19,21 @@ func runS3Front(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.Backend != "real" {
 		return errors.New("backbeat s3 needs backend: real (it forwards to the source S3 server and writes MongoDB)")
 	}
-	meta, err := mongometa.New(ctx, mongometa.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Logger: log})
+	mcfg := cfg.Mongo.Config
+	mcfg.Logger = log
+	meta, err := mongometa.New(ctx, mcfg)
 	if err != nil {
 		return fmt.Errorf("mongo metadata: %w", err)
 	}
 	defer func() { _ = meta.Close(context.WithoutCancel(ctx)) }()
-	src, err := s3site.New(ctx, s3Config(cfg.Source))
+	src, err := s3site.New(ctx, cfg.Source)
 	if err != nil {
 		return fmt.Errorf("source S3: %w", err)
 	}
 	defer func() { _ = src.Close() }()
 	sim := &app.Simulator{Metadata: meta, Objects: src, Versions: meta}
 	front, err := s3front.New(cfg.S3Front, s3front.Source{
-		Endpoint: cfg.Source.Endpoint, AccessKey: cfg.Source.AccessKey, SecretKey: string(cfg.Source.SecretKey), Client: src.S3(),
+		Endpoint: cfg.Source.Endpoint, AccessKey: cfg.Source.AccessKey, SecretKey: cfg.Source.SecretKey, Client: src.S3(),
 	}, sim, cfg.SiteNames(), log)
 	if err != nil {
 		return err

@@ -22,11 +22,11 @@ func TestTagChangesOnTheRealStack(t *testing.T) {
 	w := startService(t, cfg)
 	ctx := context.Background()
 	var out strings.Builder
-	written, err := simulateInto(ctx, w, cfg, &out, cfg.Mongo.BucketPrefix+"-tags", simulateOptions{objects: 20, size: 1024, buckets: 1, wait: 2 * time.Minute})
+	written, err := simulateInto(ctx, w, cfg, &out, cfg.Mongo.Journal.BucketPrefix+"-tags", simulateOptions{objects: 20, size: 1024, buckets: 1, wait: 2 * time.Minute})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	source, err := s3site.New(ctx, s3Config(cfg.Source))
+	source, err := s3site.New(ctx, cfg.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestTagChangesOnTheRealStack(t *testing.T) {
 	sites := map[string]*s3site.ReplicaReader{}
 	before := map[string]int{}
 	for _, site := range cfg.SiteNames() {
-		c, err := s3site.New(ctx, s3Config(siteConfig(cfg, site).S3))
+		c, err := s3site.New(ctx, siteConfig(cfg, site).S3)
 		if err != nil {
 			t.Fatal(err)
 		}

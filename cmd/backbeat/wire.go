@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/openbackbeat/backbeat/adapters/httpapi"
 	"github.com/openbackbeat/backbeat/app"
@@ -70,10 +67,4 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger) (*wiring, error) {
 		return wireReal(ctx, cfg, log)
 	}
 	return nil, fmt.Errorf("unknown backend %q", cfg.Backend)
-}
-
-func printConfig(w io.Writer, cfg Config) error {
-	enc := yaml.NewEncoder(w)
-	defer enc.Close()
-	return enc.Encode(cfg)
 }

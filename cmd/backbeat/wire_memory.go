@@ -9,7 +9,7 @@ import (
 // is lost when the process stops; it serves demos and tests.
 func wireMemory(cfg Config) (*wiring, error) {
 	meta := memory.NewMetadata()
-	bus, err := memory.NewBus(memory.BusConfig{Partitions: cfg.Kafka.Partitions})
+	bus, err := memory.NewBus(memory.BusConfig{Partitions: int(cfg.Kafka.TopicPartitions)})
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 		}
 	}()
 
-	meta, err := mongometa.New(ctx, mongometa.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Logger: log})
+	mcfg := cfg.Mongo.Config
+	mcfg.Logger = log
+	meta, err := mongometa.New(ctx, mcfg)
 	if err != nil {
 		return nil, fmt.Errorf("mongo metadata: %w", err)
 	}
@@ -33,14 +35,17 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	w.jobs, w.scanner, w.findings = meta, meta, meta
 	w.health["mongo"] = func(ctx context.Context) error { return meta.Client().Ping(ctx, nil) }
 
-	journal, err := mongojournal.NewWithClient(meta.Client(), mongojournal.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Mode: cfg.Mongo.JournalMode, BucketPrefix: cfg.Mongo.BucketPrefix, Logger: log})
+	jcfg := cfg.Mongo.journal()
+	jcfg.Logger = log
+	journal, err := mongojournal.NewWithClient(meta.Client(), jcfg)
 	if err != nil {
 		return nil, fmt.Errorf("mongo journal: %w", err)
 	}
 	w.closers = append(w.closers, func() error { return journal.Close(context.Background()) })
 	w.journal = journal
 
-	kcfg := kafkabus.Config{Brokers: cfg.Kafka.Brokers, ClientID: "backbeat", TopicPartitions: int32(cfg.Kafka.Partitions)}
+	kcfg := cfg.Kafka
+	kcfg.Logger = log
 	if err := kafkabus.EnsureTopics(ctx, kcfg, cfg.Topics.Entries, cfg.Topics.Status, cfg.Topics.Replay, cfg.Topics.DeadLetter); err != nil {
 		return nil, fmt.Errorf("kafka topics: %w", err)
 	}
@@ -58,7 +63,9 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	w.health["kafka"] = func(ctx context.Context) error { return kafkabus.Healthy(ctx, kcfg) }
 	w.bus = busHealth(pub, cfg.Topics.Entries, cfg.Topics.Status, cfg.Topics.Replay, cfg.Topics.DeadLetter)
 
-	rs, err := redisstore.New(redisstore.Config{Addr: cfg.Redis.Addr, Password: string(cfg.Redis.Password), KeyPrefix: cfg.Redis.KeyPrefix, Logger: log})
+	rcfg := cfg.Redis
+	rcfg.Logger = log
+	rs, err := redisstore.New(rcfg)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -68,14 +75,14 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	w.leases = rs.Locker()
 	w.health["redis"] = rs.Healthy
 
-	src, err := s3site.New(ctx, s3Config(cfg.Source))
+	src, err := s3site.New(ctx, cfg.Source)
 	if err != nil {
 		return nil, fmt.Errorf("source S3: %w", err)
 	}
 	w.closers = append(w.closers, src.Close)
 	w.source, w.sourceObjects = src.Source(), src
 	for _, site := range cfg.Sites {
-		c, err := s3site.New(ctx, s3Config(site.S3))
+		c, err := s3site.New(ctx, site.S3)
 		if err != nil {
 			return nil, fmt.Errorf("site %s S3: %w", site.Name, err)
 		}
@@ -84,11 +91,4 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 		w.listings[site.Name] = c.Listing()
 	}
 	return w, nil
-}
-
-func s3Config(c S3Config) s3site.Config {
-	return s3site.Config{
-		Endpoint: c.Endpoint, Region: c.Region, AccessKey: c.AccessKey, SecretKey: string(c.SecretKey),
-		MultipartThreshold: c.MultipartThreshold, PartSize: c.PartSize, MaxPartsInFlight: c.MaxPartsInFlight,
-	}
 }
