@@ -88,7 +88,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}),
 		// Checksums only where an operation requires one: the default
 		// (CRC32 on every upload) needs a seekable body over plain HTTP,
-		// which a streamed copy is not. Integrity comes from Content-MD5.
+		// which a streamed copy is not. Integrity comes from Content-MD5 and
+		// the CRC32C of each part, which we compute.
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		// Nor on reads: asking for the response checksum (ChecksumMode
 		// ENABLED, the SDK's default) makes the server compute one over
@@ -146,7 +147,8 @@ func (c *Client) Close() error {
 // streaming makes an upload send its body as it reads it: the payload is
 // not hashed for the signature (UNSIGNED-PAYLOAD), which would need the
 // whole body before the first byte is sent. Integrity is checked by
-// Content-MD5 where we know it, and TLS protects the rest in production.
+// Content-MD5 where we know it, by the CRC32C of each part, and TLS
+// protects the rest in production.
 var streaming = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 
 // EnsureVersionedBucket creates bucket if it does not exist and enables

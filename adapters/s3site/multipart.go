@@ -3,14 +3,12 @@ package s3site
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +39,8 @@ func (c *Client) putMultipart(ctx context.Context, o object, body io.Reader) (st
 		create.Expires = aws.Time(t)
 	}
 	create.ObjectLockMode, create.ObjectLockRetainUntilDate, create.ObjectLockLegalHoldStatus = lockInput(o.lock)
+	// Each part carries its CRC32C, which the site checks on receipt.
+	create.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32c
 	mpu, err := c.s3.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		return "", fmt.Errorf("create multipart upload of %s/%s: %w", o.bucket, o.key, lockRefused(translate(err), o))
@@ -72,9 +72,12 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 	defer cancel(nil)
 	buffers := c.newPartBuffers(partSize, inFlight)
 	defer buffers.release()
-	var whole hash.Hash // MD5 of the whole object, to check against the source's
+	// The MD5 of the whole object, to check against the source's, is
+	// computed by its own goroutine while the next part is read and this
+	// one is sent: a buffer goes back once both are done with it.
+	var whole *wholeMD5
 	if isMD5Hex(o.contentMD5) {
-		whole = md5.New()
+		whole = newWholeMD5(inFlight)
 	}
 
 	var wg sync.WaitGroup
@@ -90,24 +93,32 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 			cancel(fmt.Errorf("read part %d of %d from the source: %w", i+1, nParts, err))
 			break
 		}
+		users := int32(1)
 		if whole != nil {
-			whole.Write(data)
+			users = 2
 		}
+		release := func() {
+			if atomic.AddInt32(&users, -1) == 0 {
+				buffers.put(buf)
+			}
+		}
+		whole.add(data, release)
 		num := int32(i + 1)
 		wg.Go(func() {
-			defer buffers.put(buf)
-			etag, err := c.uploadPart(ctx, o, uploadID, num, data)
+			defer release()
+			etag, crc, err := c.uploadPart(ctx, o, uploadID, num, data)
 			if err != nil {
 				cancel(fmt.Errorf("upload part %d of %d of %s/%s: %w", num, nParts, o.bucket, o.key, err))
 				return
 			}
-			parts[num-1] = types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)}
+			parts[num-1] = types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num), ChecksumCRC32C: aws.String(crc)}
 			if o.progress != nil {
 				o.progress(int64(len(data)))
 			}
 		})
 	}
 	wg.Wait()
+	sum := whole.sum()
 	if err := context.Cause(ctx); err != nil {
 		return "", err
 	}
@@ -119,7 +130,7 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 		return "", err
 	}
 	if whole != nil {
-		if got := hex.EncodeToString(whole.Sum(nil)); got != o.contentMD5 {
+		if got := hex.EncodeToString(sum); got != o.contentMD5 {
 			// Not marked permanent: a corrupted read may not happen again.
 			return "", fmt.Errorf("data read from the source has MD5 %s, its metadata says %s", got, o.contentMD5)
 		}
@@ -134,19 +145,20 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 	return c.versionOf(ctx, o, out.VersionId, out.ETag)
 }
 
-// uploadPart sends one buffered part with its MD5, letting the SDK retry
-// it (the buffer can be sent again, unlike a streamed body).
-func (c *Client) uploadPart(ctx context.Context, o object, uploadID string, num int32, data []byte) (string, error) {
-	sum := md5.Sum(data)
+// uploadPart sends one buffered part with its CRC32C, which the site
+// checks, letting the SDK retry it (the buffer can be sent again, unlike a
+// streamed body). It returns the part's ETag and checksum.
+func (c *Client) uploadPart(ctx context.Context, o object, uploadID string, num int32, data []byte) (string, string, error) {
+	crc := crc32C(data)
 	out, err := c.s3.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID),
 		PartNumber: aws.Int32(num), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
-		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumCRC32C: aws.String(crc),
 	}, streaming, func(opts *s3.Options) { opts.RetryMaxAttempts = c.cfg.PartAttempts })
 	if err != nil {
-		return "", translate(err)
+		return "", "", translate(err)
 	}
-	return aws.ToString(out.ETag), nil
+	return aws.ToString(out.ETag), crc, nil
 }
 
 // partBuffers hands out at most n buffers of one upload, reusing the

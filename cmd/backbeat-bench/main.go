@@ -165,7 +165,7 @@ func writeResults(path string, rs []Result) error {
 // ratioRow is a throughput compared with a baseline: met when
 // value/baseline >= want.
 func ratioRow(name, unit string, value, baseline, want float64) Result {
-	r := Result{Name: name, Unit: unit, Value: value, Baseline: baseline, Target: fmt.Sprintf(">= %.1fx", want)}
+	r := Result{Name: name, Unit: unit, Value: value, Baseline: baseline, Target: fmt.Sprintf(">= %gx", want)}
 	if baseline > 0 {
 		r.Ratio = value / baseline
 		r.Met = r.Ratio >= want

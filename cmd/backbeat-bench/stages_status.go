@@ -171,7 +171,7 @@ func (r e2eRun) cpuRow(label string, sec float64, rc rcloneRun, want float64, st
 	if strict {
 		op = "<"
 	}
-	row := Result{Name: "CPU per 1000 objects, " + label + " vs rclone", Unit: "CPU s", Value: per(sec), Target: fmt.Sprintf("%s %.1fx", op, want)}
+	row := Result{Name: "CPU per 1000 objects, " + label + " vs rclone", Unit: "CPU s", Value: per(sec), Target: fmt.Sprintf("%s %gx", op, want)}
 	if rc.cpu <= 0 {
 		row.Note = "no rclone baseline: " + rc.err
 		return row
