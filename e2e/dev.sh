@@ -31,6 +31,7 @@ for i in $(seq 300); do
   sleep 0.1
 done
 echo "backbeat API is up at http://127.0.0.1:8900"
+echo "operator console: http://127.0.0.1:8900/"
 
 # The S3 front plays CloudServer on :8000 for awscli and other S3 clients.
 if [ -f "$run/s3.pid" ] && kill -0 "$(cat "$run/s3.pid")" 2>/dev/null; then
@@ -51,7 +52,8 @@ bin/backbeat simulate --config configs/local.yaml --objects 20 --buckets 2 --ret
 
 cat <<MSG
 
-Everything is running. Try:
+Everything is running. Open the operator console: http://127.0.0.1:8900/
+(sites, backlog, lag, throughput, failed entries, jobs, health; pause, resume and retry from the page). Or try:
   bin/backbeat ctl status                 # sites and whether they are paused
   bin/backbeat ctl metrics                # backlog, completions, failures, throughput
   bin/backbeat ctl failed list            # failed entries

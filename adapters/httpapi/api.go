@@ -41,6 +41,9 @@ func New(deps Deps, cfg Config) http.Handler {
 		get("/_/monitoring/metrics", a.prometheus).methodNotAllowed(),
 		get("/metrics", a.prometheus).methodNotAllowed(),
 		get("/_/openapi.yaml", a.openapi).methodNotAllowed(),
+		get("/", a.console),
+		get("/_/console", a.console),
+		get("/_/console/{asset}", a.console),
 
 		get("/_/metrics/crr/{site}", a.siteMetrics),
 		get("/_/metrics/crr/{site}/{type}", a.siteMetrics),

@@ -31,7 +31,7 @@ func TestUnknownRoutes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	paths := []string{
-		"/", "/_/invalidpath", "/metrics/crr/all", "/_/metrics", "/_/metrics/backlog", "/_/m/crr/all",
+		"/_/invalidpath", "/metrics/crr/all", "/_/metrics", "/_/metrics/backlog", "/_/m/crr/all",
 		"/_/metric/crr/all", "/_/metrics/c/all", "/_/metrics/crrr/all", "/_/metrics/ingestion/all",
 		"/_/metrics/crr/all/backlo", "/_/metrics/crr/all/backlogs", "/_/metrics/crr/all/completion",
 		"/_/metrics/crr/all/throughputs", "/_/metrics/crr/all/pendin", "/_/metrics/crr/site-a/progression",
@@ -40,6 +40,7 @@ func TestUnknownRoutes(t *testing.T) {
 		"/_/metrics/crr/site-a/progress/bucket/object", "/_/metrics/crr/site-a/progress/bucket/object?versionId=",
 		"/_/metrics/crr/site-a/backlog/extra", "/_/crr", "/_/crr/statuss", "/_/crr/status/site-a/extra",
 		"/_/healthcheck/", "/_/crr/status/", "/_/backbeat/api/healthcheck", "/_/openapi.json",
+		"/_/console/", "/_/console/nope.js", "/_/console/static/console.js", "/_/consoles",
 	}
 	for _, p := range paths {
 		rec := f.do(http.MethodGet, p, nil)
