@@ -50,8 +50,13 @@ type Populator struct {
 	// lease store is the checkpoint store). A standby that takes over
 	// resumes from the last checkpoint saved.
 	Lease *Leadership
+	// Backfill, when set, starts a backfill job for each bucket whose
+	// journal history was lost after the checkpoint (see recoverHistory).
+	// Nil: the loss is reported, and left to the operator.
+	Backfill *BackfillService
 
 	mu        sync.Mutex
+	lost      *HistoryLostState
 	backlog   *metricsBacklog
 	buckets   map[string]cachedBucket
 	ready     chan struct{}
@@ -102,7 +107,9 @@ func (p *Populator) Run(ctx context.Context) error {
 }
 
 // run reads the journal from the last checkpoint and publishes until ctx
-// ends or, under a lease, term t is lost.
+// ends or, under a lease, term t is lost. A journal that lost history
+// after the checkpoint is answered by recoverHistory, then read on from
+// where it says.
 func (p *Populator) run(ctx context.Context, t *Term) error {
 	from, err := p.Checkpoints.Load(ctx, p.CheckpointName)
 	if err != nil {
@@ -111,6 +118,24 @@ func (p *Populator) run(ctx context.Context, t *Term) error {
 		}
 		return fmt.Errorf("load populator checkpoint: %w", err)
 	}
+	for {
+		err := p.read(ctx, t, from)
+		var hl *ports.HistoryLostError
+		if !errors.As(err, &hl) {
+			return err
+		}
+		if err := p.recoverHistory(ctx, hl, t); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		from = hl.Resume
+	}
+}
+
+// read opens the journal at from and publishes until ctx ends or an error.
+func (p *Populator) read(ctx context.Context, t *Term, from ports.Position) error {
 	cur, err := p.Journal.Open(ctx, from)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -182,11 +207,15 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 		p.Telemetry.entryPublished(ctx, q.site)
 		p.Telemetry.queuedFor(ctx, q.site, q.bytes)
 	}
-	last := events[len(events)-1].Position
-	save := func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, last) }
+	return p.save(ctx, t, events[len(events)-1].Position)
+}
+
+// save checkpoints pos; under a lease, only while term t is the grant.
+func (p *Populator) save(ctx context.Context, t *Term, pos ports.Position) error {
+	save := func() error { return p.Checkpoints.Save(ctx, p.CheckpointName, pos) }
 	if t != nil {
 		save = func() error {
-			err := p.Lease.Leases.SaveFenced(ctx, t.Grant, last)
+			err := p.Lease.Leases.SaveFenced(ctx, t.Grant, pos)
 			if errors.Is(err, ports.ErrLeaseLost) {
 				return fmt.Errorf("%w: %w", domain.ErrPermanent, err) // fenced: retrying cannot help
 			}

@@ -45,6 +45,7 @@ type Telemetry struct {
 	retries     metric.Int64Counter
 	replays     metric.Int64Counter
 	deadLetters metric.Int64Counter
+	historyLost metric.Int64Counter
 	lag         metric.Float64Histogram
 	leaseRole   metric.Int64Gauge
 	leaseEpoch  metric.Int64Gauge
@@ -74,6 +75,7 @@ func NewTelemetry(mp metric.MeterProvider) (*Telemetry, error) {
 	t.retries = counter("backbeat.retries", "{attempt}", "Copy attempts retried after a transient error.")
 	t.replays = counter("backbeat.replays", "{entry}", "Entries sent to the replay topic once their retries were spent.")
 	t.deadLetters = counter("backbeat.dead.letters", "{message}", "Bad inputs published to the dead-letter topic, by where they came from.")
+	t.historyLost = counter("backbeat.journal.history.lost", "{event}", "Times the populator found journal history it had not read gone (the oplog rolled past its checkpoint).")
 	var err error
 	t.leaseRole, err = m.Int64Gauge("backbeat.populator.active", metric.WithUnit("1"),
 		metric.WithDescription("1 while this populator instance holds the lease and publishes, 0 while it is a standby."))

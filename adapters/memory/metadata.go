@@ -3,11 +3,8 @@ package memory
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/openbackbeat/backbeat/domain"
@@ -25,8 +22,9 @@ const maxUpdateAttempts = 1000
 // read, as MongoDB's change stream shows writes. PutVersion appends the
 // version's event, then the master's when the master follows; UpdateVersion
 // appends the version's event, then the master's when the master holds
-// that version. The oplog is never trimmed: Metadata is meant for tests and
-// demos, not for long runs.
+// that version. The oplog is trimmed only when asked (TrimJournal, as a
+// capped oplog rolls over): Metadata is meant for tests and demos, not for
+// long runs.
 //
 // It implements ports.MetadataStore, ports.MetadataWriter and ports.Journal,
 // and is safe for concurrent use.
@@ -37,6 +35,10 @@ type Metadata struct {
 	// `key\x00versionId` for a version.
 	docs   map[string]map[string]*document
 	events []ports.JournalEvent // event i has sequence number i+1
+	// horizon is the last sequence number TrimJournal dropped: cursors
+	// no longer see the events up to it (they stay in events, so that a
+	// lost history can be described exactly).
+	horizon uint64
 	// grew is closed, and replaced, whenever events grows: cursors wait on it.
 	grew chan struct{}
 }
@@ -311,116 +313,6 @@ func (m *Metadata) UpdateVersion(ctx context.Context, bucket, key, versionID str
 		m.mu.Unlock()
 		return decodeVersion(bucket, key, versionID, value)
 	}
-}
-
-// appendEvent adds a write to the oplog and wakes the cursors. The caller
-// holds m.mu.
-func (m *Metadata) appendEvent(bucket, key string, value []byte) {
-	seq := uint64(len(m.events)) + 1
-	m.events = append(m.events, ports.JournalEvent{
-		Position: encodePosition(seq),
-		Bucket:   bucket,
-		Key:      key,
-		Value:    value, // never changed: documents are replaced, not edited
-		Time:     time.Now(),
-	})
-	close(m.grew)
-	m.grew = make(chan struct{})
-}
-
-// positionMagic starts every position this journal hands out, so that a
-// position of another journal (a MongoDB resume token) is refused rather
-// than misread.
-var positionMagic = []byte("memj")
-
-func encodePosition(seq uint64) ports.Position {
-	p := make([]byte, len(positionMagic)+8)
-	copy(p, positionMagic)
-	binary.BigEndian.PutUint64(p[len(positionMagic):], seq)
-	return p
-}
-
-func decodePosition(p ports.Position) (uint64, error) {
-	if len(p) != len(positionMagic)+8 || !bytes.HasPrefix(p, positionMagic) {
-		return 0, fmt.Errorf("%w: journal position %x is not one of the memory journal", domain.ErrPermanent, []byte(p))
-	}
-	return binary.BigEndian.Uint64(p[len(positionMagic):]), nil
-}
-
-// Open starts reading after from, or at the current end when from is
-// empty.
-// A position past the end (one of another Metadata) is refused.
-func (m *Metadata) Open(ctx context.Context, from ports.Position) (ports.JournalCursor, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	end := uint64(len(m.events))
-	m.mu.Unlock()
-	next := end
-	if len(from) > 0 {
-		seq, err := decodePosition(from)
-		if err != nil {
-			return nil, fmt.Errorf("memory: open journal: %w", err)
-		}
-		if seq > end {
-			return nil, fmt.Errorf("memory: open journal: %w: position %d is past the journal's end %d (a position of another journal?)", domain.ErrPermanent, seq, end)
-		}
-		next = seq
-	}
-	return &cursor{m: m, next: next}, nil
-}
-
-// cursor reads the oplog from index next on.
-type cursor struct {
-	m      *Metadata
-	next   uint64
-	closed atomic.Bool
-}
-
-var errCursorClosed = errors.New("memory: journal cursor is closed")
-
-// Next returns up to max events, waiting for the first on the oplog's
-// growth signal (no polling).
-func (c *cursor) Next(ctx context.Context, limit int) ([]ports.JournalEvent, error) {
-	if limit < 1 {
-		return nil, fmt.Errorf("memory: journal Next: %w: max is %d, want at least 1", domain.ErrPermanent, limit)
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if c.closed.Load() {
-			return nil, errCursorClosed
-		}
-		c.m.mu.Lock()
-		if avail := uint64(len(c.m.events)) - c.next; avail > 0 {
-			n := min(uint64(limit), avail)
-			out := make([]ports.JournalEvent, n)
-			for i := range out {
-				ev := c.m.events[c.next+uint64(i)]
-				ev.Position = bytes.Clone(ev.Position)
-				ev.Value = bytes.Clone(ev.Value)
-				out[i] = ev
-			}
-			c.next += n
-			c.m.mu.Unlock()
-			return out, nil
-		}
-		grew := c.m.grew
-		c.m.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-grew:
-		}
-	}
-}
-
-// Close ends the cursor; Next then fails.
-func (c *cursor) Close(context.Context) error {
-	c.closed.Store(true)
-	return nil
 }
 
 // Checkpoints keeps journal positions, and the leases that guard them, in

@@ -240,3 +240,10 @@ func TestJournalNextWakesOnWrite(t *testing.T) {
 		t.Fatal("Next on a closed cursor succeeded")
 	}
 }
+
+func TestJournalHistoryLostContract(t *testing.T) {
+	journaltest.RunHistoryLost(t, func(t *testing.T) (ports.Journal, ports.MetadataWriter, journaltest.Trim) {
+		m := memory.NewMetadata()
+		return m, m, func(*testing.T, string) { m.TrimJournal(0) }
+	})
+}

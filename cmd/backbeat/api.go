@@ -55,10 +55,20 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 }
 
 // roles are the states of this process's roles that the healthcheck shows:
-// the populator's lease, when this process runs a populator.
+// the populator's lease and the last journal history it found lost, when
+// this process runs a populator.
 func roles(w *wiring) map[string]func() any {
 	if w.populatorLease == nil {
 		return nil
 	}
-	return map[string]func() any{"populator": func() any { return w.populatorLease.State() }}
+	return map[string]func() any{"populator": func() any {
+		return populatorHealth{LeaseState: w.populatorLease.State(), HistoryLost: w.populator.HistoryLost()}
+	}}
+}
+
+// populatorHealth is the healthcheck's roles.populator: the lease's state
+// and, once the populator found journal history lost, what and when.
+type populatorHealth struct {
+	app.LeaseState
+	HistoryLost *app.HistoryLostState `json:"historyLost,omitempty"`
 }

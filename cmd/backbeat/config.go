@@ -98,6 +98,11 @@ type PopulatorConfig struct {
 	// over within LeaseTTL + LeaseRenew of the active one's death.
 	LeaseTTL   time.Duration `yaml:"leaseTTL"`
 	LeaseRenew time.Duration `yaml:"leaseRenew"`
+	// BackfillOnHistoryLost starts a backfill job of each bucket whose
+	// journal history ran out before the populator read it (the oplog
+	// rolled past its checkpoint). Off: the loss is only reported (log,
+	// metric, healthcheck), for the operator to decide.
+	BackfillOnHistoryLost bool `yaml:"backfillOnHistoryLost"`
 }
 
 // TelemetryConfig selects the trace exporter: none, stdout or otlp.
@@ -137,7 +142,7 @@ func defaults() Config {
 			BaseDelay: domain.DefaultRetryPolicy.BaseDelay, MaxDelay: domain.DefaultRetryPolicy.MaxDelay,
 			MaxReplays: 5, ReplayDelay: 30 * time.Second, GroupPrefix: "backbeat-replication",
 		},
-		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second},
+		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second, BackfillOnHistoryLost: true},
 		API:       APIConfig{Listen: httpapi.DefaultAddr},
 		S3Front:   s3front.DefaultConfig(),
 		Telemetry: TelemetryConfig{Traces: "none"},

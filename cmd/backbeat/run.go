@@ -131,7 +131,10 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 	all := role == "all"
 	var populated <-chan struct{}
 	if all || role == "populator" {
-		p := populator(w, cfg, log)
+		p, err := populator(w, cfg, log)
+		if err != nil {
+			return err
+		}
 		populated = p.Ready()
 		start("populator", p.Run)
 	}
@@ -172,18 +175,24 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 	return err
 }
 
-func populator(w *wiring, cfg Config, log *slog.Logger) *app.Populator {
+func populator(w *wiring, cfg Config, log *slog.Logger) (*app.Populator, error) {
 	log = log.With("role", "populator")
 	lease := &app.Leadership{
 		Leases: w.checkpoints, Owner: instanceName(), TTL: cfg.Populator.LeaseTTL, Renew: cfg.Populator.LeaseRenew, Log: log,
 		OnRole: w.telemetry.PopulatorRole,
 	}
 	w.populatorLease = lease
-	return &app.Populator{
+	var err error
+	p := &app.Populator{
 		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
 		Telemetry: w.telemetry, Topics: cfg.Topics, Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
 		BatchSize: cfg.Populator.BatchSize, Log: log, Lease: lease,
 	}
+	if cfg.Populator.BackfillOnHistoryLost {
+		p.Backfill, err = app.NewBackfillService(w.jobs, w.metadata, cfg.SiteNames())
+	}
+	w.populator = p
+	return p, err
 }
 
 // instanceName names this process among the instances of a role: host,

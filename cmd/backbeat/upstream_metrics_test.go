@@ -90,7 +90,10 @@ func TestUpstreamPrometheusMetrics(t *testing.T) {
 		_ = tel.shutdown(context.Background())
 		w.close()
 	})
-	p := populator(w, cfg, log)
+	p, err := populator(w, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start(p.Run)
 	<-p.Ready()
 	for _, s := range cfg.SiteNames() {

@@ -39,8 +39,10 @@ type wiring struct {
 	listings map[string]ports.SiteListing
 	findings ports.FindingStore
 
-	// populatorLease is this process's populator lease, when it runs one.
+	// populatorLease is this process's populator lease, and populator its
+	// populator, when it runs one.
 	populatorLease *app.Leadership
+	populator      *app.Populator
 	// prometheus serves the service's metrics in Prometheus text format.
 	prometheus http.Handler
 	// telemetry holds the app's metric instruments; nil records nothing.

@@ -17,6 +17,11 @@
 // bucket's key format) and possibly one for the master key (`key`); the
 // events of a bucket come in commit order; Open(from) resumes just after
 // the event whose Position is from.
+//
+// RunHistoryLost checks the history-lost signal on journals that can be
+// made to drop events (a Trim, as a capped oplog rolls over): Open or
+// Next from a position whose following events are gone fails with a
+// *ports.HistoryLostError naming the bucket, and its Resume opens again.
 package journaltest
 
 import (
