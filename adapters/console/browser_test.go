@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/chromedp"
 
+	"github.com/openbackbeat/backbeat/adapters/console/consoletest"
 	"github.com/openbackbeat/backbeat/adapters/httpapi/httpapitest"
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -76,20 +77,20 @@ func TestBrowserSiteCardsShowTheMetrics(t *testing.T) {
 	record(t, s, "site-b", ports.MetricQueued, 1234, 1000)
 	record(t, s, "site-b", ports.MetricCompleted, 1000, 1000)
 	record(t, s, "site-b", ports.MetricFailed, 7, 1000)
-	tb := newTab(t, s.URL)
-	tb.open("/")
+	tb := consoletest.Open(t, s.URL)
+	tb.Go("/")
 	for _, site := range httpapitest.Sites {
 		want := getJSON[siteMetrics](t, s.URL+"/_/metrics/crr/"+site)
 		for name, r := range map[string]countResults{"backlog": want.Backlog.Results, "completions": want.Completions.Results, "failures": want.Failures.Results} {
-			got := strings.ReplaceAll(tb.text(card(site, name+"-count")), ",", "")
+			got := strings.ReplaceAll(tb.Text(card(site, name+"-count")), ",", "")
 			if got != strconv.FormatInt(r.Count, 10) {
 				t.Errorf("%s %s: the card shows %q entries, the API says %d", site, name, got, r.Count)
 			}
-			if got := tb.attr(card(site, name+"-size"), "title"); got != fmt.Sprintf("%d bytes", r.Size) {
+			if got := tb.Attr(card(site, name+"-size"), "title"); got != fmt.Sprintf("%d bytes", r.Size) {
 				t.Errorf("%s %s: the card's size is %q, the API says %d bytes", site, name, got, r.Size)
 			}
 		}
-		if got := tb.text(card(site, "state")); got != "running" {
+		if got := tb.Text(card(site, "state")); got != "running" {
 			t.Errorf("%s: state %q, want running", site, got)
 		}
 	}
@@ -100,28 +101,28 @@ func TestBrowserSiteCardsShowTheMetrics(t *testing.T) {
 		card("site-b", "completions-window"): "24 h", card("site-b", "throughput-window"): "15 min",
 		card("site-b", "throughput-count"): "1.11", // 1000 completions over 15 minutes
 	} {
-		if got := tb.text(sel); got != want {
+		if got := tb.Text(sel); got != want {
 			t.Errorf("%s: %q, want %q", sel, got, want)
 		}
 	}
-	tb.screenshot("site-cards.png", "#sites")
-	tb.noConsoleErrors()
+	tb.Screenshot("site-cards.png", "#sites")
+	tb.NoConsoleErrors()
 }
 
 func TestBrowserPauseAndResume(t *testing.T) {
 	s := httpapitest.Start(t, "", nil)
-	tb := newTab(t, s.URL)
-	tb.open("/")
+	tb := consoletest.Open(t, s.URL)
+	tb.Go("/")
 
-	tb.click(`button[aria-label="Pause site-a"]`)
+	tb.Click(`button[aria-label="Pause site-a"]`)
 	eventually(t, "the API says site-a is paused", func() bool { return siteStatus(t, s, "site-a") == "disabled" })
-	tb.waitJS(`document.querySelector('article[data-site="site-a"] [data-field="state"]').textContent === "paused"`)
+	tb.WaitJS(`document.querySelector('article[data-site="site-a"] [data-field="state"]').textContent === "paused"`)
 	if got := siteStatus(t, s, "site-b"); got != "enabled" {
 		t.Errorf("site-b is %s, want enabled: pausing site-a paused it", got)
 	}
 
 	// A paused site offers a scheduled resume, prefilled 6 hours ahead.
-	tb.click(`button[aria-label="Schedule the resume of site-a"]`)
+	tb.Click(`button[aria-label="Schedule the resume of site-a"]`)
 	eventually(t, "the API has a resume scheduled for site-a", func() bool {
 		return getJSON[map[string]string](t, s.URL+"/_/crr/resume/site-a")["site-a"] != "none"
 	})
@@ -129,16 +130,16 @@ func TestBrowserPauseAndResume(t *testing.T) {
 	if err != nil || at.Before(time.Now().Add(5*time.Hour)) || at.After(time.Now().Add(7*time.Hour)) {
 		t.Errorf("scheduled resume at %v (%v), want in about 6 hours", at, err)
 	}
-	tb.waitJS(`document.querySelector('article[data-site="site-a"] [data-field="state"]').textContent.startsWith("paused, resumes ")`)
-	tb.screenshot("site-paused.png", `article[data-site="site-a"]`)
+	tb.WaitJS(`document.querySelector('article[data-site="site-a"] [data-field="state"]').textContent.startsWith("paused, resumes ")`)
+	tb.Screenshot("site-paused.png", `article[data-site="site-a"]`)
 
-	tb.click(`button[aria-label="Resume site-a now"]`)
+	tb.Click(`button[aria-label="Resume site-a now"]`)
 	eventually(t, "the API says site-a runs", func() bool { return siteStatus(t, s, "site-a") == "enabled" })
 	if got := getJSON[map[string]string](t, s.URL+"/_/crr/resume/site-a")["site-a"]; got != "none" {
 		t.Errorf("after resume the schedule is %q, want none", got)
 	}
-	tb.waitJS(`document.querySelector('article[data-site="site-a"] [data-field="state"]').textContent === "running"`)
-	tb.noConsoleErrors()
+	tb.WaitJS(`document.querySelector('article[data-site="site-a"] [data-field="state"]').textContent === "running"`)
+	tb.NoConsoleErrors()
 }
 
 func TestBrowserRetryFailedEntries(t *testing.T) {
@@ -148,34 +149,34 @@ func TestBrowserRetryFailedEntries(t *testing.T) {
 	for i := range n {
 		s.PutFailed(t, "bkt", fmt.Sprintf("k%03d", i), fmt.Sprintf("v%03d", i), "site-a", 2048, now.Add(-time.Duration(i)*time.Second))
 	}
-	tb := newTab(t, s.URL)
-	tb.open("/")
+	tb := consoletest.Open(t, s.URL)
+	tb.Go("/")
 	rows := `#failed-table tbody tr`
 	firstKey := `#failed-table tbody tr:first-child td.key`
 
 	// Newest first, paginated with the API's marker.
-	tb.waitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 100`, rows))
-	if got := tb.text(firstKey); got != "k000" {
+	tb.WaitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 100`, rows))
+	if got := tb.Text(firstKey); got != "k000" {
 		t.Errorf("first entry %q, want the newest, k000", got)
 	}
-	tb.screenshot("failures-104.png", "#failures")
-	tb.click("#failed-older")
-	tb.waitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 4`, rows))
-	if got := tb.text(firstKey); got != "k100" {
+	tb.Screenshot("failures-104.png", "#failures")
+	tb.Click("#failed-older")
+	tb.WaitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 4`, rows))
+	if got := tb.Text(firstKey); got != "k100" {
 		t.Errorf("first entry of the second page %q, want k100", got)
 	}
-	tb.click("#failed-newer")
-	tb.waitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 100`, rows))
+	tb.Click("#failed-newer")
+	tb.WaitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 100`, rows))
 
 	// One entry: confirmed, retried, gone from the page and the API.
-	tb.click(`button[aria-label="Retry bkt/k003 version v003"]`)
-	tb.waitJS(`document.querySelector("#confirm").open`)
-	if got := tb.text("#confirm-text"); !strings.HasPrefix(got, "Retry 1 failed entry of site-a") {
+	tb.Click(`button[aria-label="Retry bkt/k003 version v003"]`)
+	tb.WaitJS(`document.querySelector("#confirm").open`)
+	if got := tb.Text("#confirm-text"); !strings.HasPrefix(got, "Retry 1 failed entry of site-a") {
 		t.Errorf("confirmation %q, want it to say 1 entry", got)
 	}
-	tb.click("#confirm-ok")
-	tb.waitJS(`![...document.querySelectorAll("#failed-table td.key")].some(td => td.textContent === "k003")`)
-	if got := tb.text("#notice"); got != "1 of 1 failed entry of site-a re-queued" {
+	tb.Click("#confirm-ok")
+	tb.WaitJS(`![...document.querySelectorAll("#failed-table td.key")].some(td => td.textContent === "k003")`)
+	if got := tb.Text("#notice"); got != "1 of 1 failed entry of site-a re-queued" {
 		t.Errorf("notice %q", got)
 	}
 	listed := func() map[string]bool {
@@ -196,70 +197,70 @@ func TestBrowserRetryFailedEntries(t *testing.T) {
 	}
 
 	// A page, cancelled: nothing is retried.
-	tb.click("#retry-page")
-	tb.waitJS(`document.querySelector("#confirm").open`)
-	if got := tb.text("#confirm-text"); got != "Retry the 100 failed entries of this page of site-a?" {
+	tb.Click("#retry-page")
+	tb.WaitJS(`document.querySelector("#confirm").open`)
+	if got := tb.Text("#confirm-text"); got != "Retry the 100 failed entries of this page of site-a?" {
 		t.Errorf("confirmation %q", got)
 	}
-	tb.click("#confirm-cancel")
-	tb.waitJS(`!document.querySelector("#confirm").open`)
+	tb.Click("#confirm-cancel")
+	tb.WaitJS(`!document.querySelector("#confirm").open`)
 	if keys := listed(); len(keys) != n-1 {
 		t.Fatalf("after a cancelled retry the API lists %d entries, want %d", len(keys), n-1)
 	}
 
 	// All of the site's, across pages.
-	tb.click("#retry-all")
-	tb.waitJS(`document.querySelector("#confirm").open`)
-	if got, want := tb.text("#confirm-text"), fmt.Sprintf("Retry all %d failed entries of site-a?", n-1); got != want {
+	tb.Click("#retry-all")
+	tb.WaitJS(`document.querySelector("#confirm").open`)
+	if got, want := tb.Text("#confirm-text"), fmt.Sprintf("Retry all %d failed entries of site-a?", n-1); got != want {
 		t.Errorf("confirmation %q, want %q", got, want)
 	}
-	tb.click("#confirm-ok")
-	tb.waitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 0`, rows))
+	tb.Click("#confirm-ok")
+	tb.WaitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 0`, rows))
 	if keys := listed(); len(keys) != 0 {
 		t.Errorf("after retrying all the API still lists %d entries", len(keys))
 	}
-	if got := tb.text("#failed-caption"); got != "no failed entry at site-a" {
+	if got := tb.Text("#failed-caption"); got != "no failed entry at site-a" {
 		t.Errorf("caption %q", got)
 	}
-	tb.noConsoleErrors()
+	tb.NoConsoleErrors()
 }
 
 func TestBrowserTokenRefusedThenAsked(t *testing.T) {
 	const token = "console-s3cret"
 	s := httpapitest.Start(t, token, nil)
-	tb := newTab(t, s.URL)
-	tb.open("/")
+	tb := consoletest.Open(t, s.URL)
+	tb.Go("/")
 
-	tb.click(`button[aria-label="Pause site-a"]`)
-	tb.waitJS(`document.querySelector("#notice").textContent.startsWith("Refused")`)
-	if got := tb.text("#notice"); !strings.Contains(got, "401 Unauthorized") || !strings.Contains(got, "Enter the API token") {
+	tb.Click(`button[aria-label="Pause site-a"]`)
+	tb.WaitJS(`document.querySelector("#notice").textContent.startsWith("Refused")`)
+	if got := tb.Text("#notice"); !strings.Contains(got, "401 Unauthorized") || !strings.Contains(got, "Enter the API token") {
 		t.Errorf("notice %q: want it to say the action was refused for want of a token", got)
 	}
 	if got := siteStatus(t, s, "site-a"); got != "enabled" {
 		t.Fatalf("site-a is %s after a refused pause", got)
 	}
-	tb.waitJS(`!document.querySelector("#token-form").hidden`)
+	tb.WaitJS(`!document.querySelector("#token-form").hidden`)
 
 	// A wrong token is refused too, and asked again.
-	tb.do(chromedp.SendKeys(chromedp.CSS("#token"), "wrong"))
-	tb.click(`#token-form button[type="submit"]`)
-	tb.waitJS(`document.querySelector("#notice").textContent.includes("403 AccessDenied")`)
+	tb.Do(chromedp.SendKeys(chromedp.CSS("#token"), "wrong"))
+	tb.Click(`#token-form button[type="submit"]`)
+	tb.WaitJS(`document.querySelector("#notice").textContent.includes("403 AccessDenied")`)
 	if got := siteStatus(t, s, "site-a"); got != "enabled" {
 		t.Fatalf("site-a is %s after a pause with a wrong token", got)
 	}
-	tb.screenshot("token-refused.png", "")
+	tb.Screenshot("token-refused.png", "")
 
 	// The right one: the refused action runs, and later ones send it.
-	tb.do(chromedp.SendKeys(chromedp.CSS("#token"), token))
-	tb.click(`#token-form button[type="submit"]`)
+	tb.Do(chromedp.SendKeys(chromedp.CSS("#token"), token))
+	tb.Click(`#token-form button[type="submit"]`)
 	eventually(t, "the API says site-a is paused", func() bool { return siteStatus(t, s, "site-a") == "disabled" })
-	tb.click(`button[aria-label="Resume site-a now"]`)
+	tb.Click(`button[aria-label="Resume site-a now"]`)
 	eventually(t, "the API says site-a runs", func() bool { return siteStatus(t, s, "site-a") == "enabled" })
-	tb.waitJS(`document.querySelector("#notice").textContent === "site-a resumed"`)
-	if !eval[bool](tb, `document.querySelector("#token-form").hidden`) {
+	tb.WaitJS(`document.querySelector("#notice").textContent === "site-a resumed"`)
+	if !consoletest.Eval[bool](tb, `document.querySelector("#token-form").hidden`) {
 		t.Error("the page asked for the token again")
 	}
-	tb.noConsoleErrors(http.StatusUnauthorized, http.StatusForbidden)
+	tb.NoConsoleErrors(http.StatusUnauthorized, http.StatusForbidden)
 }
 
 func TestBrowserHealthShowsServiceErrors(t *testing.T) {
@@ -269,20 +270,20 @@ func TestBrowserHealthShowsServiceErrors(t *testing.T) {
 			return errors.New("dial tcp 127.0.0.1:16379: connect: connection refused")
 		},
 	})
-	tb := newTab(t, s.URL)
-	tb.open("/")
-	tb.waitJS(`document.querySelector('#health-list li[data-service="redis"]') !== null`)
-	if got := tb.text(`#health-list li[data-service="redis"]`); got != "redis"+"error"+"dial tcp 127.0.0.1:16379: connect: connection refused" {
+	tb := consoletest.Open(t, s.URL)
+	tb.Go("/")
+	tb.WaitJS(`document.querySelector('#health-list li[data-service="redis"]') !== null`)
+	if got := tb.Text(`#health-list li[data-service="redis"]`); got != "redis"+"error"+"dial tcp 127.0.0.1:16379: connect: connection refused" {
 		t.Errorf("redis: %q, want its state and error", got)
 	}
-	if got := tb.text(`#health-list li[data-service="mongo"]`); got != "mongo"+"ok" {
+	if got := tb.Text(`#health-list li[data-service="mongo"]`); got != "mongo"+"ok" {
 		t.Errorf("mongo: %q, want ok", got)
 	}
-	if got := tb.text("#health-status"); got != "status: error" {
+	if got := tb.Text("#health-status"); got != "status: error" {
 		t.Errorf("health status %q", got)
 	}
-	tb.screenshot("health-error.png", "#health")
-	tb.noConsoleErrors(http.StatusInternalServerError) // the healthcheck answers 500 when a service is down
+	tb.Screenshot("health-error.png", "#health")
+	tb.NoConsoleErrors(http.StatusInternalServerError) // the healthcheck answers 500 when a service is down
 }
 
 // TestBrowserAccessibilityAndViews fills every view, saves a screenshot of
@@ -324,18 +325,18 @@ func TestBrowserAccessibilityAndViews(t *testing.T) {
 		return ended == 2
 	})
 
-	tb := newTab(t, s.URL)
-	tb.open("/_/console?refresh=1")
-	tb.waitJS(`document.querySelectorAll("#job-list article.job").length === 2 && document.querySelectorAll("#failed-table tbody tr").length === 3`)
-	tb.waitRefresh(tb.refreshes()) // a second sample in the charts
+	tb := consoletest.Open(t, s.URL)
+	tb.Go("/_/console?refresh=1")
+	tb.WaitJS(`document.querySelectorAll("#job-list article.job").length === 2 && document.querySelectorAll("#failed-table tbody tr").length === 3`)
+	tb.WaitRefresh(tb.Refreshes()) // a second sample in the charts
 	for _, v := range []struct{ name, sel string }{{"sites", "#sites"}, {"failures", "#failures"}, {"jobs", "#jobs"}, {"health", "#health"}} {
-		tb.screenshot(v.name+".png", v.sel)
+		tb.Screenshot(v.name+".png", v.sel)
 	}
-	tb.screenshot("laptop.png", "")
+	tb.Screenshot("laptop.png", "")
 
 	// Every button the page shows has an accessible name, as the browser
 	// computes it for assistive technologies.
-	tree, err := chromedp.Call(tb.ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	tree, err := chromedp.Call(tb.Ctx(), accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,13 +357,13 @@ func TestBrowserAccessibilityAndViews(t *testing.T) {
 	}
 
 	// A phone: one column, nothing wider than the screen.
-	tb.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1), chromedp.EmulateMobile, chromedp.EmulatePortrait))
-	tb.waitRefresh(tb.refreshes())
-	if overflow := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); overflow > 0 {
+	tb.Do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1), chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	tb.WaitRefresh(tb.Refreshes())
+	if overflow := consoletest.Eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); overflow > 0 {
 		t.Errorf("on a phone the page is %d px wider than the screen", overflow)
 	}
-	tb.screenshot("phone.png", "")
-	tb.noConsoleErrors()
+	tb.Screenshot("phone.png", "")
+	tb.NoConsoleErrors()
 }
 
 // axString is the string of an accessibility value.
@@ -375,4 +376,22 @@ func axString(v *accessibility.Value) string {
 		return ""
 	}
 	return s
+}
+
+// getJSON reads an API route as the test's own client.
+func getJSON[T any](t *testing.T, url string) T {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v T
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return v
 }

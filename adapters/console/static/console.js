@@ -399,7 +399,7 @@
     const pop = body.roles && body.roles.populator;
     if (pop) items.push(["populator", pop.active ? "active" : "standby", `epoch ${pop.epoch}`]);
     $("#health-list").replaceChildren(...items.map(([name, st, err]) => h("li", { "data-service": name },
-      h("span", { class: "name" }, name), h("span", { class: "state " + st }, st), err ? h("span", { class: "detail" }, err) : null)));
+      h("span", { class: "name" }, name), h("span", { class: "state " + st }, st), err ? h("span", { class: "detail" + (st === "error" || st === "degraded" ? " error" : "") }, err) : null)));
   }
 
   // ---- refresh loop ----------------------------------------------------------
