@@ -12,8 +12,16 @@
 // Streams are polled with TryNext and an idle backoff (Config.PollMin up to
 // PollMax), because mongo-java-server's getMore never waits for data; a
 // poll that finds nothing costs one getMore per stream. Failed streams are
-// reopened from their last resume token with backoff; only a lost history
-// (the oplog rolled past a saved token) kills the cursor.
+// reopened from their last resume token with backoff. A lost history (the
+// oplog rolled past a stream's point: the server says so, or the journal
+// finds the event its token names gone, since mongo-java-server would
+// resume anyway) ends the cursor with a *ports.HistoryLostError whose
+// Resume restarts that stream at the oldest oplog entry still held.
+//
+// Files by concern: cursor.go polls the streams (Next, positions),
+// stream.go opens, fails and reopens one stream, collections.go and
+// database.go hold what each mode adds, historylost.go the loss, event.go
+// turns a change into a journal event.
 //
 // What mongo-java-server 1.47 (the local stand-in, wire version 8) does, as
 // the tests of this package found: collection-level streams work and accept
@@ -24,7 +32,8 @@
 // updateLookup) and replacements come as updates; dropping a collection
 // emits "drop" but no "invalidate"; there are no sessions, hence no
 // operationTime (the server clock comes from isMaster's localTime); the
-// oplog is never trimmed and each getMore scans all of it, about 2 ms per
+// oplog is an ordinary collection, trimmed in the local stack by
+// e2e/stack/oplogtrim, and each getMore scans all of it, about 2 ms per
 // empty poll at 30,000 entries and 16 ms at 130,000, so the server's idle
 // load grows with the number of bucket streams and the oplog's size.
 package mongojournal
@@ -121,7 +130,7 @@ func (j *Journal) Open(ctx context.Context, from ports.Position) (ports.JournalC
 	}
 	err := c.start(ctx)
 	if err == nil {
-		err = c.fatal
+		err = c.failure()
 	}
 	if err != nil {
 		_ = c.Close(context.WithoutCancel(ctx))

@@ -3,6 +3,7 @@ package mongojournal
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
@@ -33,10 +34,14 @@ type position struct {
 }
 
 // resumePoint is where one change stream resumes: after Token, or at At.
-// The zero value means "from now".
+// The zero value means "from now". CT is the cluster time of the event
+// whose own resume token Token is (nil for a post-batch token, or a
+// position saved before CT existed): the journal checks that the oplog
+// still holds that event before resuming after it.
 type resumePoint struct {
 	Token []byte       `json:"token,omitempty"`
 	At    *clusterTime `json:"at,omitempty"`
+	CT    *clusterTime `json:"ct,omitempty"`
 }
 
 func (p resumePoint) isZero() bool { return len(p.Token) == 0 && p.At == nil }
@@ -50,6 +55,10 @@ type clusterTime struct {
 func (c *clusterTime) timestamp() *primitive.Timestamp {
 	return &primitive.Timestamp{T: c.T, I: c.I}
 }
+
+func (c clusterTime) time() time.Time { return time.Unix(int64(c.T), 0) }
+
+func (c clusterTime) less(o clusterTime) bool { return c.T < o.T || c.T == o.T && c.I < o.I }
 
 // after returns the cluster time just after c.
 func (c clusterTime) after() *clusterTime {

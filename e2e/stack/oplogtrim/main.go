@@ -8,8 +8,10 @@
 // change streams keep working), and writes what it holds to -status, which
 // `stack.sh status` prints.
 //
-// A change stream whose resume point was trimmed away gets "history lost",
-// as on a real MongoDB whose oplog rolled over.
+// A change stream whose resume point was trimmed away is resumed by
+// mongo-java-server as if nothing were missing; the journal
+// (adapters/mongojournal) finds the event its token names gone and
+// reports the history lost, as a real MongoDB whose oplog rolled over does.
 package main
 
 import (
