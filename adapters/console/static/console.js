@@ -398,6 +398,13 @@
     }
     const pop = body.roles && body.roles.populator;
     if (pop) items.push(["populator", pop.active ? "active" : "standby", `epoch ${pop.epoch}`]);
+    const lost = pop && pop.historyLost;
+    if (lost) {
+      const jobs = Object.keys(lost.backfills || {}).length;
+      items.push(["journal history", "degraded", `lost ${lost.count} time(s), last at ${fmtTime(lost.at)}: buckets ` +
+        `${(lost.buckets || []).join(", ")}; ${jobs} backfill job(s) started` +
+        Object.entries(lost.notBackfilled || {}).map(([b, why]) => `; ${b} not backfilled: ${why}`).join("")]);
+    }
     $("#health-list").replaceChildren(...items.map(([name, st, err]) => h("li", { "data-service": name },
       h("span", { class: "name" }, name), h("span", { class: "state " + st }, st), err ? h("span", { class: "detail" + (st === "error" || st === "degraded" ? " error" : "") }, err) : null)));
   }
