@@ -14,32 +14,50 @@ import (
 	"github.com/openbackbeat/backbeat/ports"
 )
 
+// StatusApplierDeps are the ports a StatusApplier drives.
+type StatusApplierDeps struct {
+	Subscriber ports.Subscriber    // required: the status topic
+	Publisher  ports.Publisher     // required: dead letters
+	Metadata   ports.MetadataStore // required
+	Failures   ports.FailureStore  // required
+	// Topics' unnamed topics take DefaultTopics' names.
+	Topics  Topics
+	Metrics ports.MetricsRecorder // optional
+	// Telemetry records outcomes and lag; optional.
+	Telemetry *Telemetry
+	Log       *slog.Logger // optional
+}
+
 // StatusApplier writes replication outcomes back to the source metadata
 // with a compare-and-swap, never over a newer write, and keeps the failure
 // store in step: a FAILED site is listed there, a COMPLETED one is not.
+// Make one with NewStatusApplier.
 type StatusApplier struct {
-	Subscriber  ports.Subscriber
-	Publisher   ports.Publisher // for dead letters
-	Metadata    ports.MetadataStore
-	Failures    ports.FailureStore
-	Metrics     ports.MetricsRecorder // optional
-	Topics      Topics
-	Group       string
-	Concurrency int
-	// Telemetry records outcomes and lag; optional.
-	Telemetry *Telemetry
-	Log       *slog.Logger
+	StatusApplierDeps
+	// group is the consumer group, <GroupPrefix>-status.
+	group       string
+	concurrency int
+}
+
+// NewStatusApplier returns a status applier; of cfg it uses Concurrency
+// and GroupPrefix, whose unset values take their defaults. A missing
+// dependency or a bad setting is an error that names it.
+func NewStatusApplier(deps StatusApplierDeps, cfg ReplicationConfig) (*StatusApplier, error) {
+	errs := requireDeps(dep{"Subscriber", deps.Subscriber}, dep{"Publisher", deps.Publisher},
+		dep{"Metadata", deps.Metadata}, dep{"Failures", deps.Failures})
+	cfg = cfg.WithDefaults()
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("status applier: %w", err)
+	}
+	deps.Topics = deps.Topics.WithDefaults()
+	deps.Log = orDiscard(deps.Log)
+	return &StatusApplier{StatusApplierDeps: deps, group: cfg.GroupPrefix + "-status", concurrency: cfg.Concurrency}, nil
 }
 
 // Run applies outcomes until ctx ends.
 func (a *StatusApplier) Run(ctx context.Context) error {
-	if a.Group == "" {
-		a.Group = "backbeat-replication-status"
-	}
-	if a.Concurrency <= 0 {
-		a.Concurrency = 16
-	}
-	c := &consumer{sub: a.Subscriber, topic: a.Topics.Status, group: a.Group, concurrency: a.Concurrency, log: a.Log, plan: a.plan}
+	c := &consumer{sub: a.Subscriber, topic: a.Topics.Status, group: a.group, concurrency: a.concurrency, log: a.Log, plan: a.plan}
 	return c.run(ctx)
 }
 

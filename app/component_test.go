@@ -42,6 +42,12 @@ type harness struct {
 
 var quickRetry = domain.RetryPolicy{MaxAttempts: 5, MaxElapsed: 10 * time.Second, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
 
+// quickReplication is c with quickRetry as its retry policy.
+func quickReplication(c app.ReplicationConfig) app.ReplicationConfig {
+	c.MaxAttempts, c.MaxElapsed, c.BaseDelay, c.MaxDelay = quickRetry.MaxAttempts, quickRetry.MaxElapsed, quickRetry.BaseDelay, quickRetry.MaxDelay
+	return c
+}
+
 // newHarness starts a populator, one replicator per site and a status
 // applier; they stop when the test ends.
 func newHarness(t *testing.T, sites ...string) *harness {
@@ -88,8 +94,11 @@ func newHarnessWith(t *testing.T, before func(*harness), sites ...string) *harne
 			}
 		}()
 	}
-	pop := &app.Populator{Journal: h.meta, Checkpoints: memory.NewCheckpoints(), Metadata: h.meta, Publisher: h.bus,
-		Topics: app.DefaultTopics, Sites: sites, BatchSize: 100, BucketCacheTTL: time.Nanosecond, Log: h.log}
+	pop, err := app.NewPopulator(app.PopulatorDeps{Journal: h.meta, Checkpoints: memory.NewCheckpoints(), Metadata: h.meta, Publisher: h.bus,
+		Topics: app.DefaultTopics, Sites: sites, Log: h.log}, app.PopulatorConfig{BatchSize: 100, BucketCacheTTL: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	run("populator", pop.Run)
 	select {
 	case <-pop.Ready():
@@ -97,14 +106,20 @@ func newHarnessWith(t *testing.T, before func(*harness), sites ...string) *harne
 		t.Fatal("populator did not open the journal")
 	}
 	for _, s := range sites {
-		r := &app.Replicator{Site: s, Subscriber: h.bus, Publisher: h.bus, Source: h.source, Destination: h.dests[s],
-			Control: h.control, Topics: app.DefaultTopics, Concurrency: 8, Retry: quickRetry,
-			MaxReplays: 2, ReplayDelay: 10 * time.Millisecond, Log: h.log}
+		r, err := app.NewReplicator(s, app.ReplicatorDeps{Subscriber: h.bus, Publisher: h.bus, Source: h.source, Destination: h.dests[s],
+			Control: h.control, Topics: app.DefaultTopics, Log: h.log},
+			quickReplication(app.ReplicationConfig{Concurrency: 8, MaxReplays: 2, ReplayDelay: 10 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
 		h.repls[s] = r
 		run("replicator "+s, r.Run)
 	}
-	ap := &app.StatusApplier{Subscriber: h.bus, Publisher: h.bus, Metadata: h.meta, Failures: h.failures,
-		Topics: app.DefaultTopics, Concurrency: 8, Log: h.log}
+	ap, err := app.NewStatusApplier(app.StatusApplierDeps{Subscriber: h.bus, Publisher: h.bus, Metadata: h.meta, Failures: h.failures,
+		Topics: app.DefaultTopics, Log: h.log}, app.ReplicationConfig{Concurrency: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
 	run("status applier", ap.Run)
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return h

@@ -62,10 +62,18 @@ func newLostEnv(t *testing.T) *lostEnv {
 			}
 		})
 	}
-	run("replicator", (&app.Replicator{Site: "site-a", Subscriber: bus, Publisher: bus, Source: e.source, Destination: e.dest,
-		Control: memory.NewSiteControl(), Topics: app.DefaultTopics, Concurrency: 8, Retry: quickRetry, Log: e.log}).Run)
-	run("status applier", (&app.StatusApplier{Subscriber: bus, Publisher: bus, Metadata: e.meta, Failures: failures,
-		Topics: app.DefaultTopics, Concurrency: 8, Log: e.log}).Run)
+	r, err := app.NewReplicator("site-a", app.ReplicatorDeps{Subscriber: bus, Publisher: bus, Source: e.source, Destination: e.dest,
+		Control: memory.NewSiteControl(), Topics: app.DefaultTopics, Log: e.log}, quickReplication(app.ReplicationConfig{Concurrency: 8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("replicator", r.Run)
+	ap, err := app.NewStatusApplier(app.StatusApplierDeps{Subscriber: bus, Publisher: bus, Metadata: e.meta, Failures: failures,
+		Topics: app.DefaultTopics, Log: e.log}, app.ReplicationConfig{Concurrency: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("status applier", ap.Run)
 	run("jobs", (&app.JobRunner{Jobs: e.jobs, Locks: memory.NewLocker(), Metadata: e.meta, Scanner: e.meta,
 		Config: app.JobRunnerConfig{BatchSize: 50, Concurrency: 4, LeaseTTL: time.Second, Poll: 10 * time.Millisecond}, Log: e.log}).Run)
 	t.Cleanup(func() {
@@ -82,14 +90,18 @@ func newLostEnv(t *testing.T) *lostEnv {
 // until stopPopulator or the test's end.
 func (e *lostEnv) startPopulator(auto bool) *app.Populator {
 	e.t.Helper()
-	p := &app.Populator{Journal: e.meta, Checkpoints: e.cps, Metadata: e.meta, Publisher: e.bus, Telemetry: e.tel,
-		Topics: app.DefaultTopics, Sites: []string{"site-a"}, BatchSize: 100, BucketCacheTTL: time.Nanosecond, Log: e.log}
+	deps := app.PopulatorDeps{Journal: e.meta, Checkpoints: e.cps, Metadata: e.meta, Publisher: e.bus, Telemetry: e.tel,
+		Topics: app.DefaultTopics, Sites: []string{"site-a"}, Log: e.log}
 	if auto {
 		svc, err := app.NewBackfillService(e.jobs, e.meta, []string{"site-a"})
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		p.Backfill = svc
+		deps.Backfill = svc
+	}
+	p, err := app.NewPopulator(deps, app.PopulatorConfig{BatchSize: 100, BucketCacheTTL: time.Nanosecond})
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

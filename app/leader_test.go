@@ -104,8 +104,12 @@ func TestOnePopulatorPublishesAndAStandbyTakesOver(t *testing.T) {
 	for i := range 2 {
 		in := &instance{leases: &cutLeases{LeasedCheckpoints: ckpts}, pub: &countingPublisher{Publisher: bus, keys: map[string]int{}}}
 		in.lease = &app.Leadership{Leases: in.leases, Owner: fmt.Sprint("populator-", i), TTL: ttl, Renew: renew, Log: log}
-		in.pop = &app.Populator{Journal: meta, Checkpoints: in.leases, Metadata: meta, Publisher: in.pub, Topics: app.DefaultTopics,
-			Sites: []string{"site-a"}, CheckpointName: "ha", BatchSize: 10, BucketCacheTTL: time.Nanosecond, Log: log, Lease: in.lease}
+		pop, err := app.NewPopulator(app.PopulatorDeps{Journal: meta, Checkpoints: in.leases, Metadata: meta, Publisher: in.pub, Topics: app.DefaultTopics,
+			Sites: []string{"site-a"}, Log: log, Lease: in.lease}, app.PopulatorConfig{CheckpointName: "ha", BatchSize: 10, BucketCacheTTL: time.Nanosecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.pop = pop
 		insts = append(insts, in)
 		wg.Add(1)
 		go func() {

@@ -23,27 +23,21 @@ import (
 // fenced populator published nothing after its successor began.
 const EpochHeader = "backbeat-populator-epoch"
 
-// Populator tails the metadata journal and publishes one replication entry
-// per object version that is PENDING for some site. It saves the journal
-// position only after the bus accepted everything before it, so a crash
-// repeats entries (the replicators are idempotent) but never skips one.
-type Populator struct {
-	Journal     ports.Journal
-	Checkpoints ports.Checkpoints
+// PopulatorDeps are the ports a Populator drives.
+type PopulatorDeps struct {
+	Journal     ports.Journal     // required
+	Checkpoints ports.Checkpoints // required
 	Metadata    ports.MetadataStore
-	Publisher   ports.Publisher
-	Metrics     ports.MetricsRecorder // optional
-	Telemetry   *Telemetry            // optional
-	Topics      Topics
+	Publisher   ports.Publisher // required, as Metadata is
 	// Sites are the destination sites this service replicates to; a version
 	// naming another site fails for that site with a clear reason.
+	// Required.
 	Sites []string
-	// CheckpointName names this populator's saved position.
-	CheckpointName string
-	BatchSize      int
-	// BucketCacheTTL bounds how long a bucket's configuration is reused.
-	BucketCacheTTL time.Duration
-	Log            *slog.Logger
+	// Topics' unnamed topics take DefaultTopics' names.
+	Topics    Topics
+	Metrics   ports.MetricsRecorder // optional
+	Telemetry *Telemetry            // optional
+	Log       *slog.Logger          // optional
 	// Lease, when set, makes this instance one of several that may run:
 	// it reads and publishes only while it holds the lease named after its
 	// checkpoint, and its checkpoint saves are fenced with its grant (the
@@ -54,6 +48,16 @@ type Populator struct {
 	// journal history was lost after the checkpoint (see recoverHistory).
 	// Nil: the loss is reported, and left to the operator.
 	Backfill *BackfillService
+}
+
+// Populator tails the metadata journal and publishes one replication entry
+// per object version that is PENDING for some site. It saves the journal
+// position only after the bus accepted everything before it, so a crash
+// repeats entries (the replicators are idempotent) but never skips one.
+// Make one with NewPopulator.
+type Populator struct {
+	PopulatorDeps
+	PopulatorConfig
 
 	mu        sync.Mutex
 	lost      *HistoryLostState
@@ -61,6 +65,28 @@ type Populator struct {
 	buckets   map[string]cachedBucket
 	ready     chan struct{}
 	readyOnce sync.Once
+}
+
+// NewPopulator returns a populator. cfg's unset fields take their
+// defaults; a missing dependency or a bad setting is an error that names
+// it. A Lease is named after the checkpoint.
+func NewPopulator(deps PopulatorDeps, cfg PopulatorConfig) (*Populator, error) {
+	errs := requireDeps(dep{"Journal", deps.Journal}, dep{"Checkpoints", deps.Checkpoints},
+		dep{"Metadata", deps.Metadata}, dep{"Publisher", deps.Publisher})
+	if len(deps.Sites) == 0 {
+		errs = append(errs, errors.New("no destination site (Sites)"))
+	}
+	cfg = cfg.WithDefaults()
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("populator: %w", err)
+	}
+	deps.Topics = deps.Topics.WithDefaults()
+	deps.Log = orDiscard(deps.Log)
+	if deps.Lease != nil {
+		deps.Lease.Name = cfg.CheckpointName
+	}
+	return &Populator{PopulatorDeps: deps, PopulatorConfig: cfg}, nil
 }
 
 type cachedBucket struct {
@@ -93,16 +119,9 @@ func (p *Populator) Ready() <-chan struct{} {
 // Run publishes entries until ctx ends: all along, or, with a Lease, in
 // the terms this instance holds it.
 func (p *Populator) Run(ctx context.Context) error {
-	if p.BatchSize <= 0 {
-		p.BatchSize = 1000
-	}
-	if p.CheckpointName == "" {
-		p.CheckpointName = "populator"
-	}
 	if p.Lease == nil {
 		return p.run(ctx, nil)
 	}
-	p.Lease.Name = p.CheckpointName
 	return p.Lease.Run(ctx, p.run)
 }
 
@@ -401,9 +420,6 @@ func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, ref
 
 func (p *Populator) bucket(ctx context.Context, name string) (domain.Bucket, error) {
 	ttl := p.BucketCacheTTL
-	if ttl == 0 {
-		ttl = 2 * time.Second
-	}
 	p.mu.Lock()
 	c, ok := p.buckets[name]
 	p.mu.Unlock()

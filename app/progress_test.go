@@ -84,9 +84,16 @@ func newPipeline(t *testing.T, dst ports.Destination, store ports.ProgressStore,
 	}
 	replica.CreateBucket("prog-replica")
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	r := &app.Replicator{Site: "site-a", Subscriber: bus, Publisher: bus, Source: source, Destination: dst,
-		Topics: app.DefaultTopics, Concurrency: 4, Retry: quickRetry, Log: log, Progress: store}
-	ap := &app.StatusApplier{Subscriber: bus, Publisher: bus, Metadata: p.meta, Failures: failures, Topics: app.DefaultTopics, Concurrency: 4, Log: log}
+	r, err := app.NewReplicator("site-a", app.ReplicatorDeps{Subscriber: bus, Publisher: bus, Source: source, Destination: dst,
+		Topics: app.DefaultTopics, Log: log, Progress: store}, quickReplication(app.ReplicationConfig{Concurrency: 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := app.NewStatusApplier(app.StatusApplierDeps{Subscriber: bus, Publisher: bus, Metadata: p.meta, Failures: failures,
+		Topics: app.DefaultTopics, Log: log}, app.ReplicationConfig{Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, run := range []func(context.Context) error{r.Run, ap.Run} {

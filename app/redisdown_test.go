@@ -78,8 +78,11 @@ func TestStatusesAreWrittenWhileRedisIsDown(t *testing.T) {
 	redis := &downable{}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	const concurrency = 4
-	ap := &app.StatusApplier{Subscriber: bus, Publisher: bus, Metadata: meta, Failures: downFailures{redis, failures},
-		Metrics: downMetrics{redis, metrics}, Topics: app.DefaultTopics, Concurrency: concurrency, Log: log}
+	ap, err := app.NewStatusApplier(app.StatusApplierDeps{Subscriber: bus, Publisher: bus, Metadata: meta, Failures: downFailures{redis, failures},
+		Metrics: downMetrics{redis, metrics}, Topics: app.DefaultTopics, Log: log}, app.ReplicationConfig{Concurrency: concurrency})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)

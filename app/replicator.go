@@ -17,61 +17,77 @@ import (
 	"github.com/openbackbeat/backbeat/ports"
 )
 
-// Replicator copies the versions queued for one destination site. Entries
-// of one key run one at a time in order, an entry identical to one in
-// flight is dropped, different keys run concurrently, and an entry is
-// acknowledged only after its outcome is published.
-type Replicator struct {
-	Site        string
-	Subscriber  ports.Subscriber
-	Publisher   ports.Publisher
-	Source      ports.ObjectSource
+// ReplicatorDeps are the ports a Replicator drives.
+type ReplicatorDeps struct {
+	Subscriber ports.Subscriber // required: the entry and replay topics
+	Publisher  ports.Publisher  // required: outcomes, replays, dead letters
+	Source     ports.ObjectSource
+	// Destination is the site's; required, as Source is.
 	Destination ports.Destination
-	Control     ports.SiteControl // optional: pause/resume
-	Topics      Topics
-	// Group prefixes the consumer groups: <Group>-<site>, and
-	// <Group>-replay-<site> for the replay topic.
-	Group       string
-	Concurrency int
-	Retry       domain.RetryPolicy
-	// MaxReplays is how many times an entry whose retries are spent goes
-	// through the replay topic before its site is marked FAILED.
-	MaxReplays int
-	// ReplayDelay is how long a replayed entry waits before its next try.
-	ReplayDelay time.Duration
-	Log         *slog.Logger
-	// Telemetry counts retries and replays; optional.
-	Telemetry *Telemetry
+	// Topics' unnamed topics take DefaultTopics' names.
+	Topics  Topics
+	Control ports.SiteControl // optional: pause/resume
 	// Progress receives the bytes of each copy as the site takes them, for
 	// the API's object progress; optional.
 	Progress ports.ProgressStore
+	// Telemetry counts retries and replays; optional.
+	Telemetry *Telemetry
+	Log       *slog.Logger // optional
+}
 
+// Replicator copies the versions queued for one destination site. Entries
+// of one key run one at a time in order, an entry identical to one in
+// flight is dropped, different keys run concurrently, and an entry is
+// acknowledged only after its outcome is published. Make one with
+// NewReplicator.
+type Replicator struct {
+	ReplicatorDeps
+	ReplicationConfig
+
+	site     string
+	retry    domain.RetryPolicy
 	gateOnce sync.Once
 	gate     *Gate
 	progress *progressReporter
 }
 
+// NewReplicator returns the replicator of site. cfg's unset fields take
+// their defaults; a missing dependency or a bad setting is an error that
+// names it.
+func NewReplicator(site string, deps ReplicatorDeps, cfg ReplicationConfig) (*Replicator, error) {
+	errs := requireDeps(dep{"Subscriber", deps.Subscriber}, dep{"Publisher", deps.Publisher},
+		dep{"Source", deps.Source}, dep{"Destination", deps.Destination})
+	if site == "" {
+		errs = append(errs, errors.New("the site is not named"))
+	}
+	cfg = cfg.WithDefaults()
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("replicator %s: %w", site, err)
+	}
+	deps.Topics = deps.Topics.WithDefaults()
+	deps.Log = orDiscard(deps.Log)
+	return &Replicator{ReplicatorDeps: deps, ReplicationConfig: cfg, site: site, retry: cfg.RetryPolicy()}, nil
+}
+
+// Site is the destination site this replicator serves.
+func (r *Replicator) Site() string { return r.site }
+
 // Run consumes the entry and replay topics until ctx ends, then waits for
 // the copies in flight.
 func (r *Replicator) Run(ctx context.Context) error {
-	if r.Concurrency <= 0 {
-		r.Concurrency = 16
-	}
-	if r.Group == "" {
-		r.Group = "backbeat-replication"
-	}
 	stopProgress := r.startProgress()
 	defer stopProgress()
 	errc := make(chan error, 3)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if r.Control != nil {
-		states, err := r.Control.Watch(ctx, r.Site)
+		states, err := r.Control.Watch(ctx, r.site)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // asked to stop while starting: not a failure
 			}
-			return fmt.Errorf("watch state of site %s: %w", r.Site, err)
+			return fmt.Errorf("watch state of site %s: %w", r.site, err)
 		}
 		if st, ok := <-states; ok { // start paused if the stored state says so
 			r.applyState(ctx, st)
@@ -79,8 +95,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 		go r.followState(ctx, states)
 	}
 	for _, c := range []*consumer{
-		{topic: r.Topics.Entries, group: r.Group + "-" + r.Site},
-		{topic: r.Topics.Replay, group: r.Group + "-replay-" + r.Site},
+		{topic: r.Topics.Entries, group: r.GroupPrefix + "-" + r.site},
+		{topic: r.Topics.Replay, group: r.GroupPrefix + "-replay-" + r.site},
 	} {
 		c.sub, c.concurrency, c.gate, c.log, c.plan = r.Subscriber, r.Concurrency, r.theGate(), r.Log, r.plan
 		go func() { errc <- c.run(ctx) }()
@@ -110,7 +126,7 @@ func (r *Replicator) followState(ctx context.Context, states <-chan ports.SiteSt
 // applyState pauses or resumes consumption, and arms a scheduled resume.
 func (r *Replicator) applyState(ctx context.Context, st ports.SiteState) {
 	r.theGate().Set(st.Paused)
-	r.Log.Info("site state", "site", r.Site, "paused", st.Paused, "scheduledResume", st.ScheduledResume)
+	r.Log.Info("site state", "site", r.site, "paused", st.Paused, "scheduledResume", st.ScheduledResume)
 	if !st.Paused || st.ScheduledResume.IsZero() {
 		return
 	}
@@ -123,12 +139,12 @@ func (r *Replicator) applyState(ctx context.Context, st ports.SiteState) {
 		}
 		// Every replicator of the site may fire: resuming twice is harmless,
 		// and a pause set since then (no schedule, or another one) wins.
-		cur, err := r.Control.State(ctx, r.Site)
+		cur, err := r.Control.State(ctx, r.site)
 		if err != nil || !cur.Paused || !cur.ScheduledResume.Equal(at) {
 			return
 		}
-		if err := r.Control.SetState(ctx, r.Site, ports.SiteState{}); err != nil {
-			r.Log.Error("scheduled resume", "site", r.Site, "err", err)
+		if err := r.Control.SetState(ctx, r.site, ports.SiteState{}); err != nil {
+			r.Log.Error("scheduled resume", "site", r.site, "err", err)
 		}
 	}()
 }
@@ -142,10 +158,10 @@ func (r *Replicator) plan(ctx context.Context, d *ports.Delivery) *task {
 		}
 		return nil
 	}
-	if entry.Site != "" && entry.Site != r.Site {
+	if entry.Site != "" && entry.Site != r.site {
 		return nil
 	}
-	b, ok := obj.Site(r.Site)
+	b, ok := obj.Site(r.site)
 	if !ok || b.Status != domain.StatusPending || obj.IsReplica() {
 		return nil // not for this site, already done, or a replica
 	}
@@ -170,12 +186,12 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 		}
 	}
 	ctx, span := tracer.Start(traceContext(ctx, d.Headers), "replicate",
-		trace.WithAttributes(attribute.String("site", r.Site), attribute.String("bucket", obj.Bucket),
+		trace.WithAttributes(attribute.String("site", r.site), attribute.String("bucket", obj.Bucket),
 			attribute.String("key", obj.Key), attribute.String("version", obj.VersionID)))
 	defer span.End()
 
 	start := time.Now()
-	r.Telemetry.pickedUp(ctx, r.Site, entry, obj, start)
+	r.Telemetry.pickedUp(ctx, r.site, entry, obj, start)
 	var dstVersion string
 	var action domain.Action
 	var err error
@@ -183,12 +199,12 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 	for {
 		attempts++
 		dstVersion, action, err = r.apply(ctx, entry, obj)
-		if err == nil || ctx.Err() != nil || !r.Retry.ShouldRetry(err, attempts, time.Since(start)) {
+		if err == nil || ctx.Err() != nil || !r.retry.ShouldRetry(err, attempts, time.Since(start)) {
 			break
 		}
-		delay := r.Retry.Delay(attempts)
-		r.Telemetry.retried(ctx, r.Site)
-		r.Log.InfoContext(ctx, "retrying copy", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "attempt", attempts, "in", delay, "err", err)
+		delay := r.retry.Delay(attempts)
+		r.Telemetry.retried(ctx, r.site)
+		r.Log.InfoContext(ctx, "retrying copy", "site", r.site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "attempt", attempts, "in", delay, "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
@@ -197,14 +213,14 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 	if ctx.Err() != nil {
 		return // shutting down: the entry will be delivered again
 	}
-	out := domain.NewOutcome(obj, r.Site, domain.StatusCompleted)
+	out := domain.NewOutcome(obj, r.site, domain.StatusCompleted)
 	out.Attempts, out.ReplayCount = attempts, entry.ReplayCount
 	switch {
 	case err == nil:
 		out.Completed(action, dstVersion, obj.Size)
 	case domain.Classify(err) == domain.Transient && entry.ReplayCount < r.MaxReplays:
 		r.replay(ctx, entry, err)
-		r.Telemetry.replaySent(ctx, r.Site, entry.ReplayCount+1, out.Bytes)
+		r.Telemetry.replaySent(ctx, r.site, entry.ReplayCount+1, out.Bytes)
 		return
 	default:
 		span.RecordError(err)
@@ -221,11 +237,11 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 // replay sends an entry whose retries are spent to the replay topic, to be
 // tried again after ReplayDelay.
 func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error) {
-	entry.Site = r.Site
+	entry.Site = r.site
 	entry.ReplayCount++
 	entry.NotBefore = time.Now().Add(r.ReplayDelay).UnixMilli()
-	r.Telemetry.replayed(ctx, r.Site)
-	r.Log.WarnContext(ctx, "replaying entry later", "site", r.Site, "bucket", entry.Bucket, "key", entry.Key, "replay", entry.ReplayCount, "err", cause)
+	r.Telemetry.replayed(ctx, r.site)
+	r.Log.WarnContext(ctx, "replaying entry later", "site", r.site, "bucket", entry.Bucket, "key", entry.Key, "replay", entry.ReplayCount, "err", cause)
 	msg := ports.Message{Key: entry.OrderingKey(), Payload: entry.Encode(), Headers: traceHeaders(ctx)}
 	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Replay, msg) }, r.Log, "publish replay")
 }
@@ -250,7 +266,7 @@ func (r *Replicator) apply(ctx context.Context, entry domain.Entry, obj domain.O
 			return v, action, err
 		}
 		// Never copied, or the copy was lost: the site converges by a copy.
-		r.Log.InfoContext(ctx, "no replica to update: copying", "site", r.Site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID)
+		r.Log.InfoContext(ctx, "no replica to update: copying", "site", r.site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID)
 	}
 	v, err := r.copy(ctx, entry, obj, replica)
 	return v, domain.ActionCopied, err
@@ -259,7 +275,7 @@ func (r *Replicator) apply(ctx context.Context, entry domain.Entry, obj domain.O
 // setTags changes the tags of the site's replica of obj in place.
 func (r *Replicator) setTags(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion, replica ports.Replica) (string, domain.Action, error) {
 	hint := ""
-	if b, ok := obj.Site(r.Site); ok {
+	if b, ok := obj.Site(r.site); ok {
 		hint = b.DataStoreVersionID
 	}
 	ctx, span := tracer.Start(ctx, "write-tags", trace.WithAttributes(attribute.Int("tags", len(obj.Tags))))
@@ -268,9 +284,9 @@ func (r *Replicator) setTags(ctx context.Context, entry domain.Entry, obj domain
 	v, changed, err := r.Destination.SetTags(ctx, replica, hint)
 	if err != nil {
 		span.RecordError(err)
-		return "", "", fmt.Errorf("set tags at site %s: %w", r.Site, err)
+		return "", "", fmt.Errorf("set tags at site %s: %w", r.site, err)
 	}
-	r.Telemetry.stageDone(ctx, r.Site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
+	r.Telemetry.stageDone(ctx, r.site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
 	span.SetAttributes(attribute.Bool("changed", changed))
 	if !changed {
 		return v, domain.ActionNone, nil
@@ -295,28 +311,28 @@ func (r *Replicator) copy(ctx context.Context, entry domain.Entry, obj domain.Ob
 		read := &countingReader{r: rc}
 		defer func() {
 			_ = rc.Close()
-			r.Telemetry.stageDone(ctx, r.Site, entry, stageSourceDataRead, read.n, time.Since(rstart))
+			r.Telemetry.stageDone(ctx, r.site, entry, stageSourceDataRead, read.n, time.Since(rstart))
 		}()
 		body = read
 	}
 	wctx, wspan := tracer.Start(ctx, "write", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
 	defer wspan.End()
-	progress := r.progress.begin(r.Site, obj)
+	progress := r.progress.begin(r.site, obj)
 	replica.Progress = progress.reporter()
 	wstart := time.Now()
 	v, err := r.Destination.Put(wctx, replica, body)
 	if err != nil {
 		wspan.RecordError(err)
-		return "", fmt.Errorf("write to site %s: %w", r.Site, err)
+		return "", fmt.Errorf("write to site %s: %w", r.site, err)
 	}
 	progress.finish()
 	// The data and its metadata go in one request: a delete marker is a
 	// metadata write, anything else a data write carrying the metadata.
 	if obj.IsDeleteMarker {
-		r.Telemetry.stageDone(ctx, r.Site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
+		r.Telemetry.stageDone(ctx, r.site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
 	} else {
-		r.Telemetry.stageDone(ctx, r.Site, entry, stageDataWrite, obj.Size, time.Since(wstart))
-		r.Telemetry.metadataCarried(ctx, r.Site, entry)
+		r.Telemetry.stageDone(ctx, r.site, entry, stageDataWrite, obj.Size, time.Since(wstart))
+		r.Telemetry.metadataCarried(ctx, r.site, entry)
 	}
 	return v, nil
 }

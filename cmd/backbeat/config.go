@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/openbackbeat/backbeat/adapters/s3front"
 	"github.com/openbackbeat/backbeat/adapters/s3site"
 	"github.com/openbackbeat/backbeat/app"
-	"github.com/openbackbeat/backbeat/domain"
 )
 
 // Config is the whole service configuration, loaded once at start from a
@@ -31,17 +29,17 @@ import (
 type Config struct {
 	// Backend is "real" (MongoDB, Kafka, S3, Redis) or "memory" (everything
 	// in one process, for demos and tests).
-	Backend     string              `yaml:"backend"`
-	Source      s3site.Config       `yaml:"source"`
-	Sites       []SiteConfig        `yaml:"sites"`
-	Mongo       MongoConfig         `yaml:"mongo"`
-	Kafka       kafkabus.Config     `yaml:"kafka"`
-	Redis       redisstore.Config   `yaml:"redis"`
-	Topics      app.Topics          `yaml:"topics"`
-	Replication ReplicationConfig   `yaml:"replication"`
-	Populator   PopulatorConfig     `yaml:"populator"`
-	API         APIConfig           `yaml:"api"`
-	Backfill    app.JobRunnerConfig `yaml:"backfill"`
+	Backend     string                `yaml:"backend"`
+	Source      s3site.Config         `yaml:"source"`
+	Sites       []SiteConfig          `yaml:"sites"`
+	Mongo       MongoConfig           `yaml:"mongo"`
+	Kafka       kafkabus.Config       `yaml:"kafka"`
+	Redis       redisstore.Config     `yaml:"redis"`
+	Topics      app.Topics            `yaml:"topics"`
+	Replication app.ReplicationConfig `yaml:"replication"`
+	Populator   PopulatorConfig       `yaml:"populator"`
+	API         APIConfig             `yaml:"api"`
+	Backfill    app.JobRunnerConfig   `yaml:"backfill"`
 	// S3Front is the S3 endpoint of `backbeat s3` (local stack and tests).
 	S3Front   s3front.Config  `yaml:"s3front"`
 	Telemetry TelemetryConfig `yaml:"telemetry"`
@@ -77,27 +75,10 @@ type APIConfig struct {
 	httpapi.Config `yaml:",inline"`
 }
 
-// ReplicationConfig tunes the replicators and the status applier.
-type ReplicationConfig struct {
-	Concurrency int           `yaml:"concurrency"`
-	MaxAttempts int           `yaml:"maxAttempts"`
-	MaxElapsed  time.Duration `yaml:"maxElapsed"`
-	BaseDelay   time.Duration `yaml:"baseDelay"`
-	MaxDelay    time.Duration `yaml:"maxDelay"`
-	MaxReplays  int           `yaml:"maxReplays"`
-	ReplayDelay time.Duration `yaml:"replayDelay"`
-	GroupPrefix string        `yaml:"groupPrefix"`
-}
-
-// PopulatorConfig tunes the populator.
+// PopulatorConfig is section populator: the populator's settings, and
+// whether the wiring gives it a backfill service.
 type PopulatorConfig struct {
-	BatchSize      int    `yaml:"batchSize"`
-	CheckpointName string `yaml:"checkpointName"`
-	// LeaseTTL and LeaseRenew time the lease that keeps one populator
-	// active among several (the others are warm standbys): a standby takes
-	// over within LeaseTTL + LeaseRenew of the active one's death.
-	LeaseTTL   time.Duration `yaml:"leaseTTL"`
-	LeaseRenew time.Duration `yaml:"leaseRenew"`
+	app.PopulatorConfig `yaml:",inline"`
 	// BackfillOnHistoryLost starts a backfill job of each bucket whose
 	// journal history ran out before the populator read it (the oplog
 	// rolled past its checkpoint). Off: the loss is only reported (log,
@@ -133,20 +114,17 @@ func defaults() Config {
 			{Name: "site-a", S3: localS3("http://127.0.0.1:17001")},
 			{Name: "site-b", S3: localS3("http://127.0.0.1:17002")},
 		},
-		Mongo:  MongoConfig{Config: mongometa.Config{URI: "mongodb://127.0.0.1:27117"}},
-		Kafka:  kafkabus.Config{Brokers: []string{"127.0.0.1:19092"}},
-		Redis:  redisstore.Config{Addr: "127.0.0.1:16379"},
-		Topics: app.DefaultTopics,
-		Replication: ReplicationConfig{
-			Concurrency: 16, MaxAttempts: domain.DefaultRetryPolicy.MaxAttempts, MaxElapsed: domain.DefaultRetryPolicy.MaxElapsed,
-			BaseDelay: domain.DefaultRetryPolicy.BaseDelay, MaxDelay: domain.DefaultRetryPolicy.MaxDelay,
-			MaxReplays: 5, ReplayDelay: 30 * time.Second, GroupPrefix: "backbeat-replication",
-		},
-		Populator: PopulatorConfig{BatchSize: 1000, CheckpointName: "populator", LeaseTTL: 10 * time.Second, LeaseRenew: 3 * time.Second, BackfillOnHistoryLost: true},
-		API:       APIConfig{Listen: httpapi.DefaultAddr},
-		S3Front:   s3front.DefaultConfig(),
-		Telemetry: TelemetryConfig{Traces: "none"},
-		Log:       LogConfig{Level: "info"},
+		Mongo:       MongoConfig{Config: mongometa.Config{URI: "mongodb://127.0.0.1:27117"}},
+		Kafka:       kafkabus.Config{Brokers: []string{"127.0.0.1:19092"}},
+		Redis:       redisstore.Config{Addr: "127.0.0.1:16379"},
+		Topics:      app.DefaultTopics,
+		Replication: app.DefaultReplication,
+		Populator:   PopulatorConfig{PopulatorConfig: app.DefaultPopulator, BackfillOnHistoryLost: true},
+		Backfill:    app.JobRunnerConfig{}.WithDefaults(),
+		API:         APIConfig{Listen: httpapi.DefaultAddr},
+		S3Front:     s3front.DefaultConfig(),
+		Telemetry:   TelemetryConfig{Traces: "none"},
+		Log:         LogConfig{Level: "info"},
 	}.withDefaults()
 }
 
@@ -171,7 +149,6 @@ func (c Config) withDefaults() Config {
 	c.Kafka = c.Kafka.WithDefaults()
 	c.Redis = c.Redis.WithDefaults()
 	c.API.Config = c.API.WithDefaults()
-	c.Backfill = c.Backfill.WithDefaults()
 	return c
 }
 
@@ -204,12 +181,19 @@ func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	part := func(section string, err error) {
+	// part adds the problems of one part. An app section's problems name
+	// their field ("concurrency: ...") and take its path as prefix
+	// ("replication."); an adapter's name their package ("kafkabus: ...")
+	// and take their section ("kafka").
+	part := func(prefix string, err error) {
 		for _, e := range flatten(err) {
-			if msg := e.Error(); strings.HasPrefix(msg, section+":") || strings.HasPrefix(msg, section+".") {
+			switch {
+			case strings.HasSuffix(prefix, "."):
+				errs = append(errs, fmt.Errorf("%s%w", prefix, e))
+			case strings.HasPrefix(e.Error(), prefix+":"): // httpapi's own "api: ..."
 				errs = append(errs, e)
-			} else {
-				errs = append(errs, fmt.Errorf("%s: %w", section, e))
+			default:
+				errs = append(errs, fmt.Errorf("%s: %w", prefix, e))
 			}
 		}
 	}
@@ -253,30 +237,14 @@ func (c Config) Validate() error {
 		part("kafka", c.Kafka.Validate())
 		part("redis", c.Redis.Validate())
 	}
-	part("topics", c.Topics.Validate())
-	if c.Replication.Concurrency < 1 {
-		bad("replication.concurrency", "must be at least 1, got %d", c.Replication.Concurrency)
-	}
-	if c.Replication.MaxAttempts < 1 {
-		bad("replication.maxAttempts", "must be at least 1, got %d", c.Replication.MaxAttempts)
-	}
-	if c.Replication.MaxReplays < 0 {
-		bad("replication.maxReplays", "must not be negative, got %d", c.Replication.MaxReplays)
-	}
-	if c.Replication.BaseDelay <= 0 || c.Replication.MaxDelay < c.Replication.BaseDelay {
-		bad("replication.baseDelay", "must be positive and at most maxDelay (%s, %s)", c.Replication.BaseDelay, c.Replication.MaxDelay)
-	}
-	if c.Populator.BatchSize < 1 {
-		bad("populator.batchSize", "must be at least 1, got %d", c.Populator.BatchSize)
-	}
-	if c.Populator.LeaseRenew <= 0 || c.Populator.LeaseRenew >= c.Populator.LeaseTTL {
-		bad("populator.leaseRenew", "must be positive and shorter than populator.leaseTTL (%s, %s)", c.Populator.LeaseRenew, c.Populator.LeaseTTL)
-	}
+	part("topics.", c.Topics.Validate())
+	part("replication.", c.Replication.Validate())
+	part("populator.", c.Populator.Validate())
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		bad("api.listen", "must be host:port, got %q: %v", c.API.Listen, err)
 	}
 	part("api", c.API.Validate())
-	part("backfill", c.Backfill.Validate())
+	part("backfill.", c.Backfill.Validate())
 	part("s3front", c.S3Front.Validate())
 	switch c.Telemetry.Traces {
 	case "none", "stdout", "otlp":
@@ -325,10 +293,4 @@ func (c Config) SiteNames() []string {
 		names[i] = s.Name
 	}
 	return names
-}
-
-// RetryPolicy is the replicators' retry policy.
-func (c Config) RetryPolicy() domain.RetryPolicy {
-	r := c.Replication
-	return domain.RetryPolicy{MaxAttempts: r.MaxAttempts, MaxElapsed: r.MaxElapsed, BaseDelay: r.BaseDelay, MaxDelay: r.MaxDelay}
 }

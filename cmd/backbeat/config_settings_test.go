@@ -208,7 +208,7 @@ func TestAdapterProblemsAreReportedAtStart(t *testing.T) {
 		t.Fatal("an invalid configuration was accepted")
 	}
 	for _, want := range []string{"kafka: kafkabus: heartbeatInterval", "kafka: kafkabus: compression", "mongo: mongojournal: pollMin",
-		"redis: redisstore: failureExpiry", "api: MetricsWindow", "sites[0].s3: ", "partSize", "backfill: leaseTTL", "log.level:"} {
+		"redis: redisstore: failureExpiry", "api: MetricsWindow", "sites[0].s3: ", "partSize", "backfill.leaseTTL:", "log.level:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not report %q:\n%v", want, err)
 		}

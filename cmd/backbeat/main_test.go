@@ -15,3 +15,12 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
 	)
 }
+
+// must is v, for a constructor that cannot fail in a test's wiring; it
+// stops the test binary when it does.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

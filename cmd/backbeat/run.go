@@ -147,11 +147,19 @@ func runRoles(ctx context.Context, cfg Config, log *slog.Logger, role, site stri
 			sites = []string{site}
 		}
 		for _, s := range sites {
-			start("replicator "+s, replicator(w, cfg, log, s).Run)
+			r, err := replicator(w, cfg, log, s)
+			if err != nil {
+				return err
+			}
+			start("replicator "+s, r.Run)
 		}
 	}
 	if all || role == "status" {
-		start("status", statusApplier(w, cfg, log).Run)
+		a, err := statusApplier(w, cfg, log)
+		if err != nil {
+			return err
+		}
+		start("status", a.Run)
 	}
 	if all || role == "api" {
 		start("api", func(ctx context.Context) error { return serveAPI(ctx, w, cfg, log) })
@@ -182,15 +190,18 @@ func populator(w *wiring, cfg Config, log *slog.Logger) (*app.Populator, error) 
 		OnRole: w.telemetry.PopulatorRole,
 	}
 	w.populatorLease = lease
-	var err error
-	p := &app.Populator{
+	deps := app.PopulatorDeps{
 		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
-		Telemetry: w.telemetry, Topics: cfg.Topics, Sites: cfg.SiteNames(), CheckpointName: cfg.Populator.CheckpointName,
-		BatchSize: cfg.Populator.BatchSize, Log: log, Lease: lease,
+		Telemetry: w.telemetry, Topics: cfg.Topics, Sites: cfg.SiteNames(), Log: log, Lease: lease,
 	}
 	if cfg.Populator.BackfillOnHistoryLost {
-		p.Backfill, err = app.NewBackfillService(w.jobs, w.metadata, cfg.SiteNames())
+		backfill, err := app.NewBackfillService(w.jobs, w.metadata, cfg.SiteNames())
+		if err != nil {
+			return nil, err
+		}
+		deps.Backfill = backfill
 	}
+	p, err := app.NewPopulator(deps, cfg.Populator.PopulatorConfig)
 	w.populator = p
 	return p, err
 }
@@ -204,19 +215,16 @@ func instanceName() string {
 	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
 }
 
-func replicator(w *wiring, cfg Config, log *slog.Logger, site string) *app.Replicator {
-	return &app.Replicator{
-		Site: site, Subscriber: w.sub, Publisher: w.pub, Source: w.source, Destination: w.dests[site], Control: w.control,
-		Topics: cfg.Topics, Group: cfg.Replication.GroupPrefix, Concurrency: cfg.Replication.Concurrency,
-		Retry: cfg.RetryPolicy(), MaxReplays: cfg.Replication.MaxReplays, ReplayDelay: cfg.Replication.ReplayDelay,
-		Log: log.With("role", "replicator", "site", site), Telemetry: w.telemetry, Progress: w.progress,
-	}
+func replicator(w *wiring, cfg Config, log *slog.Logger, site string) (*app.Replicator, error) {
+	return app.NewReplicator(site, app.ReplicatorDeps{
+		Subscriber: w.sub, Publisher: w.pub, Source: w.source, Destination: w.dests[site], Control: w.control,
+		Topics: cfg.Topics, Log: log.With("role", "replicator", "site", site), Telemetry: w.telemetry, Progress: w.progress,
+	}, cfg.Replication)
 }
 
-func statusApplier(w *wiring, cfg Config, log *slog.Logger) *app.StatusApplier {
-	return &app.StatusApplier{
+func statusApplier(w *wiring, cfg Config, log *slog.Logger) (*app.StatusApplier, error) {
+	return app.NewStatusApplier(app.StatusApplierDeps{
 		Subscriber: w.sub, Publisher: w.pub, Metadata: w.metadata, Failures: w.failures, Metrics: w.metrics,
-		Topics: cfg.Topics, Group: cfg.Replication.GroupPrefix + "-status", Concurrency: cfg.Replication.Concurrency,
-		Log: log.With("role", "status"), Telemetry: w.telemetry,
-	}
+		Topics: cfg.Topics, Log: log.With("role", "status"), Telemetry: w.telemetry,
+	}, cfg.Replication)
 }

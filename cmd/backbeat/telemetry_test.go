@@ -88,16 +88,13 @@ func TestPrometheusExposition(t *testing.T) {
 		_ = tel.shutdown(context.Background())
 		w.close()
 	})
-	p, err := populator(w, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := must(populator(w, cfg, log))
 	start("populator", p.Run)
 	<-p.Ready()
 	for _, s := range cfg.SiteNames() {
-		start("replicator "+s, replicator(w, cfg, log, s).Run)
+		start("replicator "+s, must(replicator(w, cfg, log, s)).Run)
 	}
-	start("status", statusApplier(w, cfg, log).Run)
+	start("status", must(statusApplier(w, cfg, log)).Run)
 
 	b := demoBucket("metrics", cfg.SiteNames())
 	if err := createBuckets(ctx, w, b, cfg.SiteNames()); err != nil {

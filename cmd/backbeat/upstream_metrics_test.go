@@ -90,16 +90,13 @@ func TestUpstreamPrometheusMetrics(t *testing.T) {
 		_ = tel.shutdown(context.Background())
 		w.close()
 	})
-	p, err := populator(w, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := must(populator(w, cfg, log))
 	start(p.Run)
 	<-p.Ready()
 	for _, s := range cfg.SiteNames() {
-		start(replicator(w, cfg, log, s).Run)
+		start(must(replicator(w, cfg, log, s)).Run)
 	}
-	start(statusApplier(w, cfg, log).Run)
+	start(must(statusApplier(w, cfg, log)).Run)
 
 	b := demoBucket("upstream", cfg.SiteNames())
 	if err := createBuckets(ctx, w, b, cfg.SiteNames()); err != nil {
