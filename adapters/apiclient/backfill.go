@@ -31,26 +31,28 @@ type VersionRef struct {
 
 // BackfillJob is a backfill job and its progress.
 type BackfillJob struct {
-	ID            string               `json:"id"`
-	Kind          string               `json:"kind"`
-	Bucket        string               `json:"bucket"`
-	Prefix        string               `json:"prefix"`
-	Sites         []string             `json:"sites"`
-	IncludeFailed bool                 `json:"includeFailed"`
-	DryRun        bool                 `json:"dryRun"`
-	Rate          float64              `json:"rate"`
-	State         string               `json:"state"`
-	Scanned       int64                `json:"scanned"`
-	Total         int64                `json:"total"`
-	Progress      float64              `json:"progress"`
-	Queued        int64                `json:"queued"`
-	Skipped       map[string]int64     `json:"skipped"`
-	BytesQueued   int64                `json:"bytesQueued"`
-	PerSite       map[string]SiteCount `json:"perSite"`
-	StartedAt     time.Time            `json:"startedAt"`
-	UpdatedAt     time.Time            `json:"updatedAt"`
-	Error         string               `json:"error"`
-	Checkpoint    *VersionRef          `json:"checkpoint,omitempty"`
+	ID             string               `json:"id"`
+	Kind           string               `json:"kind"`
+	Bucket         string               `json:"bucket"`
+	Prefix         string               `json:"prefix"`
+	Sites          []string             `json:"sites"`
+	IncludeFailed  bool                 `json:"includeFailed"`
+	IncludePending bool                 `json:"includePending"`
+	ModifiedSince  string               `json:"modifiedSince,omitempty"`
+	DryRun         bool                 `json:"dryRun"`
+	Rate           float64              `json:"rate"`
+	State          string               `json:"state"`
+	Scanned        int64                `json:"scanned"`
+	Total          int64                `json:"total"`
+	Progress       float64              `json:"progress"`
+	Queued         int64                `json:"queued"`
+	Skipped        map[string]int64     `json:"skipped"`
+	BytesQueued    int64                `json:"bytesQueued"`
+	PerSite        map[string]SiteCount `json:"perSite"`
+	StartedAt      time.Time            `json:"startedAt"`
+	UpdatedAt      time.Time            `json:"updatedAt"`
+	Error          string               `json:"error"`
+	Checkpoint     *VersionRef          `json:"checkpoint,omitempty"`
 }
 
 // Backfill job states.
