@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/openbackbeat/backbeat/adapters/console/consoletest"
 )
@@ -26,6 +30,12 @@ func TestBrowserConsoleOnTheRealStack(t *testing.T) {
 	w := startService(t, cfg)
 	tab := consoletest.Open(t, base)
 	tab.Go("/?refresh=1")
+	// Nothing replicates until the objects below: the page's first sample
+	// of the lag histogram is this one.
+	before := map[string][]bucket{}
+	for _, site := range cfg.SiteNames() {
+		before[site] = lagHistogram(t, base, site)
+	}
 	ctx := context.Background()
 	var out strings.Builder
 	prefix := cfg.Mongo.Journal.BucketPrefix + "-console"
@@ -50,30 +60,47 @@ func TestBrowserConsoleOnTheRealStack(t *testing.T) {
 		}
 		tab.WaitJS(fmt.Sprintf(`%s === %q && %s === %q`, card(site, "completions-count"), fmtInt(completions),
 			card(site, "backlog-count"), fmtInt(backlog)))
-		// Copies completed since the page opened: the lag has quantiles.
-		tab.WaitJS(card(site, "lag") + `.startsWith("p50 ")`)
+	}
+	// Copies completed since the page opened: the lag's quantiles are the
+	// histogram's growth since then, as Prometheus' histogram_quantile
+	// gives them.
+	after := map[string][]bucket{}
+	for _, site := range cfg.SiteNames() {
+		after[site] = lagHistogram(t, base, site)
+	}
+	tab.WaitRefresh(tab.Refreshes())
+	for _, site := range cfg.SiteNames() {
+		growth := make([]bucket, len(after[site]))
+		for i, b := range after[site] {
+			growth[i] = bucket{b.le, b.count - countAt(before[site], b.le)}
+		}
+		want := fmt.Sprintf("p50 %s · p99 %s", quantileText(0.5, growth), quantileText(0.99, growth))
+		got := consoletest.Eval[string](tab, card(site, "lag"))
+		if got, _, _ = strings.Cut(got, " (since"); got != want {
+			t.Errorf("%s: lag %q, want %q from the histogram's growth %v", site, got, want, growth)
+		}
 	}
 
 	tab.Click(`button[aria-label="Pause site-a"]`)
 	waitFor(t, "the API says site-a is paused", func() bool { return siteStatus(t, base)["site-a"] == "disabled" })
-	before, _ := metrics("site-a")
+	backlog, _ := metrics("site-a")
 	paused := prefix + "-paused"
 	if _, err := simulateInto(ctx, w, cfg, &out, paused, simulateOptions{objects: 5, size: 4096, buckets: 1}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	waitFor(t, "site-a's backlog holds the 5 objects written while it is paused", func() bool {
 		b, _ := metrics("site-a")
-		return b == before+5
+		return b == backlog+5
 	})
-	tab.WaitJS(fmt.Sprintf(`%s === %q && %s === "paused"`, card("site-a", "backlog-count"), fmtInt(before+5), card("site-a", "state")))
+	tab.WaitJS(fmt.Sprintf(`%s === %q && %s === "paused"`, card("site-a", "backlog-count"), fmtInt(backlog+5), card("site-a", "state")))
 	tab.Screenshot("real-stack-paused.png", "#sites")
 
 	tab.Click(`button[aria-label="Resume site-a now"]`)
 	waitFor(t, "site-a runs and its backlog drains", func() bool {
 		b, _ := metrics("site-a")
-		return siteStatus(t, base)["site-a"] == "enabled" && b == before
+		return siteStatus(t, base)["site-a"] == "enabled" && b == backlog
 	})
-	tab.WaitJS(fmt.Sprintf(`%s === %q && %s === "running"`, card("site-a", "backlog-count"), fmtInt(before), card("site-a", "state")))
+	tab.WaitJS(fmt.Sprintf(`%s === %q && %s === "running"`, card("site-a", "backlog-count"), fmtInt(backlog), card("site-a", "state")))
 	tab.Screenshot("real-stack.png", "")
 	tab.NoConsoleErrors()
 }
@@ -117,5 +144,75 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
+	}
+}
+
+// bucket is a histogram bucket: its upper bound and cumulative count.
+type bucket struct{ le, count float64 }
+
+// lagHistogram returns the buckets of site's backbeat_replication_lag_seconds
+// at /metrics, +Inf last (none before the first copy).
+func lagHistogram(t *testing.T, base, site string) []bucket {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []bucket
+	for _, m := range families["backbeat_replication_lag_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "site" && l.GetValue() == site {
+				for _, b := range m.GetHistogram().GetBucket() {
+					out = append(out, bucket{b.GetUpperBound(), float64(b.GetCumulativeCount())})
+				}
+				if len(out) == 0 || !math.IsInf(out[len(out)-1].le, 1) {
+					out = append(out, bucket{math.Inf(1), float64(m.GetHistogram().GetSampleCount())})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func countAt(bs []bucket, le float64) float64 {
+	for _, b := range bs {
+		if b.le == le {
+			return b.count
+		}
+	}
+	return 0
+}
+
+// quantileText is the q-quantile of the buckets, interpolated within its
+// bucket, as the console writes it.
+func quantileText(q float64, bs []bucket) string {
+	rank := q * bs[len(bs)-1].count
+	lo, below := 0.0, 0.0
+	for _, b := range bs {
+		if b.count >= rank {
+			if math.IsInf(b.le, 1) {
+				return "> " + secondsText(lo)
+			}
+			return secondsText(lo + (b.le-lo)*(rank-below)/max(b.count-below, 1))
+		}
+		lo, below = b.le, b.count
+	}
+	return "?"
+}
+
+func secondsText(s float64) string {
+	switch {
+	case s < 1:
+		return fmt.Sprintf("%d ms", int64(math.Round(s*1000)))
+	case s < 120:
+		return fmt.Sprintf("%.1f s", s)
+	default:
+		return fmt.Sprintf("%.1f min", s/60)
 	}
 }
