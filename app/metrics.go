@@ -34,7 +34,8 @@ type deferredCount struct {
 
 // record counts one operation; a nil backlog or store records nothing.
 // While counts are kept, new ones join them without a call to the store,
-// so an outage costs the caller at most one failed call.
+// so an outage costs the caller at most one failed call (recordAll: one
+// round of concurrent calls).
 func (b *metricsBacklog) record(ctx context.Context, site string, kind ports.MetricKind, bytes int64) {
 	if b == nil || b.m == nil {
 		return
@@ -60,6 +61,30 @@ func (b *metricsBacklog) record(ctx context.Context, site string, kind ports.Met
 		b.running = true
 		go b.drain(context.WithoutCancel(ctx))
 	}
+}
+
+// recordConcurrency is how many counts recordAll sends to the store at
+// once: the counts of a populator batch are independent additions, and
+// one at a time they cost it a round trip to the store each.
+const recordConcurrency = 16
+
+// recordAll counts the operations of counts, up to recordConcurrency of
+// them at once, and returns when each was recorded or kept for later.
+// Counts are sums, so their order within a call does not matter.
+func (b *metricsBacklog) recordAll(ctx context.Context, counts []deferredCount) {
+	if b == nil || b.m == nil {
+		return
+	}
+	sem := make(chan struct{}, recordConcurrency)
+	var wg sync.WaitGroup
+	for _, c := range counts {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			b.record(ctx, c.site, c.kind, c.bytes)
+		})
+	}
+	wg.Wait()
 }
 
 // drain records the kept counts, oldest first, retrying every second.

@@ -62,3 +62,49 @@ func TestMetricsBacklogKeepsCountsThroughAnOutage(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// overlapRecorder records how many calls to Record run at once; each
+// waits (up to a second) for a few others, so sequential calls show as 1.
+type overlapRecorder struct {
+	flakyRecorder
+	inFlight, peak int
+}
+
+func (o *overlapRecorder) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64) error {
+	o.mu.Lock()
+	o.inFlight++
+	o.peak = max(o.peak, o.inFlight)
+	o.mu.Unlock()
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		o.mu.Lock()
+		enough := o.peak >= 4
+		o.mu.Unlock()
+		if enough {
+			break
+		}
+	}
+	o.mu.Lock()
+	o.inFlight--
+	o.mu.Unlock()
+	return o.flakyRecorder.Record(ctx, site, kind, bytes)
+}
+
+// A populator batch's counts go to the store several at a time, not one
+// round trip after the other, and every one of them is recorded.
+func TestRecordAllSendsCountsConcurrently(t *testing.T) {
+	o := &overlapRecorder{flakyRecorder: flakyRecorder{counts: map[ports.MetricKind]int{}}}
+	b := &metricsBacklog{m: o, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	counts := make([]deferredCount, 100)
+	for i := range counts {
+		counts[i] = deferredCount{"site-a", ports.MetricQueued, 1}
+	}
+	b.recordAll(context.Background(), counts)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.peak < 4 {
+		t.Errorf("at most %d counts were sent at once, want several", o.peak)
+	}
+	if o.counts[ports.MetricQueued] != 100 {
+		t.Errorf("%d of 100 counts recorded", o.counts[ports.MetricQueued])
+	}
+}

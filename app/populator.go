@@ -165,19 +165,53 @@ func (p *Populator) read(ctx context.Context, t *Term, from ports.Position) erro
 	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	p.Ready() // make sure the channel exists
 	p.readyOnce.Do(func() { close(p.ready) })
-	for {
-		events, err := cur.Next(ctx, p.BatchSize)
-		if err != nil {
+	// The next batch is read while this one is published and
+	// checkpointed: a journal read (a getMore) and a publish each wait on
+	// their server, one after the other they add up. Batches are still
+	// processed, and checkpointed, one at a time in journal order.
+	rctx, stop := context.WithCancel(ctx)
+	batches := make(chan journalBatch, 1)
+	var reader sync.WaitGroup
+	reader.Go(func() { readAhead(rctx, cur, p.BatchSize, batches) })
+	defer reader.Wait() // before the cursor closes
+	defer stop()
+	for b := range batches {
+		if b.err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("read journal: %w", err)
+			return fmt.Errorf("read journal: %w", b.err)
 		}
-		if err := p.process(ctx, events, t); err != nil {
+		if err := p.process(ctx, b.events, t); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
+		}
+	}
+	return nil // ctx ended
+}
+
+// journalBatch is one read of the journal: events, or the error that
+// ended the reads.
+type journalBatch struct {
+	events []ports.JournalEvent
+	err    error
+}
+
+// readAhead sends the journal's batches to out until a read fails or ctx
+// ends, then closes out.
+func readAhead(ctx context.Context, cur ports.JournalCursor, size int, out chan<- journalBatch) {
+	defer close(out)
+	for {
+		events, err := cur.Next(ctx, size)
+		select {
+		case out <- journalBatch{events, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
 		}
 	}
 }
@@ -221,11 +255,13 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 		return err
 	}
 	p.Telemetry.populated(ctx, p.CheckpointName, sizes, events[len(events)-1].Time)
-	for _, q := range queued {
-		p.counts().record(ctx, q.site, ports.MetricQueued, q.bytes)
+	counts := make([]deferredCount, len(queued))
+	for i, q := range queued {
+		counts[i] = deferredCount{q.site, ports.MetricQueued, q.bytes}
 		p.Telemetry.entryPublished(ctx, q.site)
 		p.Telemetry.queuedFor(ctx, q.site, q.bytes)
 	}
+	p.counts().recordAll(ctx, counts)
 	return p.save(ctx, t, events[len(events)-1].Position)
 }
 
