@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/openbackbeat/backbeat/adapters/s3site"
 )
 
 // Leftovers name what a test run created on the shared stack, by prefix:
@@ -199,4 +204,48 @@ func emptyBucket(ctx context.Context, c *s3.Client, bucket string) error {
 			}
 		}
 	}
+}
+
+// The local stack's services (e2e/stack/stack.sh), as PurgeStack reaches them.
+var (
+	stackMongoURI    = "mongodb://127.0.0.1:27117"
+	stackKafka       = []string{"127.0.0.1:19092"}
+	stackRedis       = "127.0.0.1:16379"
+	stackS3Endpoints = []string{"http://127.0.0.1:17000", "http://127.0.0.1:17001", "http://127.0.0.1:17002"}
+)
+
+// PurgeStack removes what l selects from every service of the local
+// stack, printing to out what each gave up. It goes on after a service's
+// error and returns them all. `task stack:clean-tests` and
+// `backbeat-bench -purge` use it.
+func PurgeStack(ctx context.Context, l Leftovers, out io.Writer) error {
+	var errs []error
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(stackMongoURI).SetServerSelectionTimeout(5*time.Second))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = client.Disconnect(context.Background()) }()
+	n, err := PurgeMongo(ctx, client, l)
+	fmt.Fprintf(out, "mongo: %d databases and bucket collections dropped\n", n)
+	errs = append(errs, err)
+	n, err = PurgeTopics(stackKafka, l)
+	fmt.Fprintf(out, "kafka: %d topics deleted\n", n)
+	errs = append(errs, err)
+	rdb := redis.NewClient(&redis.Options{Addr: stackRedis})
+	defer rdb.Close()
+	n, err = PurgeRedis(ctx, rdb, l)
+	fmt.Fprintf(out, "redis: %d keys deleted\n", n)
+	errs = append(errs, err)
+	for _, ep := range stackS3Endpoints {
+		c, err := s3site.New(ctx, s3site.Config{Endpoint: ep, AccessKey: "backbeat", SecretKey: "backbeat-secret-key"})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n, err := PurgeBuckets(ctx, c.S3(), l)
+		fmt.Fprintf(out, "s3 %s: %d buckets deleted\n", ep, n)
+		errs = append(errs, err)
+		_ = c.Close()
+	}
+	return errors.Join(errs...)
 }

@@ -57,7 +57,7 @@ type options struct {
 	workloadWait    time.Duration
 	logLevel        string
 	site            string
-	purge           string
+	purge           bool
 }
 
 func main() {
@@ -83,7 +83,7 @@ func main() {
 	flag.DurationVar(&o.workloadWait, "timeout", 5*time.Minute, "give up on a workload after this long")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "log level of the service processes (logs in -out)")
 	flag.StringVar(&o.site, "site", "site-b", "destination site of the local stack: site-a or site-b (default site-b: other tests stop site-a to simulate outages)")
-	flag.StringVar(&o.purge, "purge", "", "only delete these comma-separated buckets (every version) from the source and the site, e.g. leftovers of an interrupted run")
+	flag.BoolVar(&o.purge, "purge", false, "only remove what interrupted bench runs left on the local stack (databases bench_*, topics, Redis keys and buckets bench*), then exit; not while a bench runs")
 	flag.Parse()
 	if siteEndpoints[o.site] == "" {
 		fmt.Fprintf(os.Stderr, "bench: -site must be site-a or site-b, got %q\n", o.site)
@@ -92,9 +92,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.purge != "" {
-		if err := purgeBuckets(ctx, o); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
+	if o.purge {
+		if err := purgeLeftovers(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: left behind:", err)
 			os.Exit(1)
 		}
 		return

@@ -10,7 +10,6 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/openbackbeat/backbeat/domain"
+	"github.com/openbackbeat/backbeat/e2e"
 )
 
 // writeConfig writes an isolated configuration: one site, own database,
@@ -228,20 +228,14 @@ func purge(ctx context.Context, c *s3.Client, bucket string) {
 	}
 }
 
-// purgeBuckets deletes the buckets named by -purge, with their versions,
-// from the source and from the site.
-func purgeBuckets(ctx context.Context, o options) error {
-	for _, ep := range []string{srcEndpoint, siteEndpoints[o.site]} {
-		c, err := rawS3(ctx, ep, 4)
-		if err != nil {
-			return err
-		}
-		for _, b := range strings.Split(o.purge, ",") {
-			if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b)}); err == nil {
-				purge(ctx, c, b)
-				logf("purged %s at %s", b, ep)
-			}
-		}
-	}
-	return nil
+// purgeLeftovers removes what interrupted bench runs left on the stack,
+// as `task stack:clean-tests` does for the bench's names only.
+func purgeLeftovers(ctx context.Context) error {
+	return e2e.PurgeStack(ctx, e2e.Leftovers{
+		DatabasePrefixes: []string{"bench_"},
+		BucketPrefixes:   []string{"bench"},
+		TopicPrefixes:    []string{"bench"},
+		RedisPrefixes:    []string{"bench"},
+		S3Prefixes:       []string{"bench"},
+	}, os.Stdout)
 }
