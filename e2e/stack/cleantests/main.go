@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -15,6 +16,15 @@ import (
 )
 
 func main() {
+	// -h prints this and removes nothing; so do stray arguments.
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: cleantests (no arguments): removes e2e_*/bench_* databases, e2e-*/bench* topics, Redis keys and buckets from the local stack; not while tests run")
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	l := e2e.Leftovers{
