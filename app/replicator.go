@@ -250,8 +250,7 @@ func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error
 // changed in place when the entry asks for no data and the site holds the
 // replica, else a full copy.
 func (r *Replicator) apply(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion) (string, domain.Action, error) {
-	rule := domain.ReplicationRule{DestinationBucket: obj.Replication.Destination}
-	dstBucket := rule.DestinationBucketName()
+	dstBucket := obj.Replication.DestinationBucketName()
 	if dstBucket == "" {
 		return "", "", fmt.Errorf("%w: version has no destination bucket", domain.ErrPermanent)
 	}

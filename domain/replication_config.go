@@ -49,9 +49,13 @@ func (r ReplicationRule) Sites() []string {
 }
 
 // DestinationBucketName is the bucket name inside the destination ARN.
-func (r ReplicationRule) DestinationBucketName() string {
-	return strings.TrimPrefix(r.DestinationBucket, DestinationBucketPrefix)
-}
+func (r ReplicationRule) DestinationBucketName() string { return bucketOfARN(r.DestinationBucket) }
+
+// DestinationBucketName is the bucket name inside the destination ARN the
+// writer recorded for the version (empty when it recorded none).
+func (i ReplicationInfo) DestinationBucketName() string { return bucketOfARN(i.Destination) }
+
+func bucketOfARN(arn string) string { return strings.TrimPrefix(arn, DestinationBucketPrefix) }
 
 // Match returns the first enabled rule whose prefix starts key, as
 // CloudServer does when it writes an object.

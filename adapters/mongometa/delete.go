@@ -75,7 +75,7 @@ func (s *Store) newestVersion(ctx context.Context, coll *mongo.Collection, key, 
 		{Key: "$lt", Value: vp + key + "\x01"},
 	}}}
 	order := 1
-	if isULID(deleted) {
+	if domain.IsULID(deleted) {
 		order = -1
 	}
 	octx, cancel := s.op(ctx)

@@ -372,25 +372,10 @@ func (s *Store) PutVersion(ctx context.Context, v domain.ObjectVersion) error {
 // ULID-versioned key stayed on its first version forever (found by the e2e
 // suite).
 func olderOrSame(versionID string) string {
-	if isULID(versionID) {
+	if domain.IsULID(versionID) {
 		return "$lte"
 	}
 	return "$gte"
-}
-
-// isULID reports whether id looks like a ULID: 26 characters of
-// Crockford's base32, which sort as the time they were made.
-func isULID(id string) bool {
-	if len(id) != 26 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U') {
-			return false
-		}
-	}
-	return true
 }
 
 // masterIsNewer reports whether a bulk write failed only on its master

@@ -297,24 +297,9 @@ func sortNewestFirst(vs []keyVersion) {
 		if !ta.Equal(tb) {
 			return ta.After(tb)
 		}
-		if isULID(a.id) && isULID(b.id) {
+		if domain.IsULID(a.id) && domain.IsULID(b.id) {
 			return a.id > b.id
 		}
 		return false
 	})
-}
-
-// isULID reports whether id looks like a ULID: 26 characters of
-// Crockford's base32, which sort as the time they were made.
-func isULID(id string) bool {
-	if len(id) != 26 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' && c != 'I' && c != 'L' && c != 'O' && c != 'U') {
-			return false
-		}
-	}
-	return true
 }
