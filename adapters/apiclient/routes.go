@@ -158,6 +158,10 @@ type FailedVersion struct {
 	StorageClass string `json:"StorageClass"`
 	Size         int64  `json:"Size"`
 	LastModified string `json:"LastModified"`
+	// FailedAt (when the entry was listed) and Reason (why the site's copy
+	// failed) are this service's additions to upstream's listing.
+	FailedAt string `json:"FailedAt,omitempty"`
+	Reason   string `json:"Reason,omitempty"`
 }
 
 // FailedPage is one page of failed versions.

@@ -159,6 +159,12 @@ func TestBrowserRetryFailedEntries(t *testing.T) {
 	if got := tb.Text(firstKey); got != "k000" {
 		t.Errorf("first entry %q, want the newest, k000", got)
 	}
+	if got := tb.Text(`#failed-table tbody tr:first-child td.reason`); got != "AccessDenied: k000" {
+		t.Errorf("first entry's reason %q, want the site's failure reason", got)
+	}
+	// Its time is when it failed (the listing's FailedAt), not when written.
+	tb.WaitJS(fmt.Sprintf(`document.querySelector("#failed-table tbody tr:first-child td:nth-child(5)").textContent === new Date(%q).toLocaleString()`,
+		now.UTC().Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")))
 	tb.Screenshot("failures-104.png", "#failures")
 	tb.Click("#failed-older")
 	tb.WaitJS(fmt.Sprintf(`document.querySelectorAll(%q).length === 4`, rows))

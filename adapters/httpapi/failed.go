@@ -35,6 +35,10 @@ type failedVersion struct {
 	StorageClass string `json:"StorageClass"`
 	Size         int64  `json:"Size"`
 	LastModified string `json:"LastModified"`
+	// FailedAt and Reason are ours, not upstream's: when the entry was
+	// listed, and why the site's copy failed (its replicationInfo).
+	FailedAt string `json:"FailedAt,omitempty"`
+	Reason   string `json:"Reason,omitempty"`
 }
 
 // failedPage is the body of the failed listings.
@@ -123,7 +127,7 @@ func (a *api) failedVersion(w http.ResponseWriter, r *http.Request, p params) er
 }
 
 // describe re-reads each entry's version for its size and date, as
-// upstream does. Versions that no longer exist are dropped: they cannot be
+// upstream does, and for the site's failure reason. Versions that no longer exist are dropped: they cannot be
 // retried. Any other read error fails the request rather than hide entries.
 func (a *api) describe(ctx context.Context, entries []ports.FailedEntry) ([]failedVersion, error) {
 	out := make([]*failedVersion, len(entries))
@@ -140,7 +144,10 @@ func (a *api) describe(ctx context.Context, entries []ports.FailedEntry) ([]fail
 			}
 			out[i] = &failedVersion{
 				Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, StorageClass: e.Site,
-				Size: v.Size, LastModified: isoTime(v.LastModified),
+				Size: v.Size, LastModified: isoTime(v.LastModified), FailedAt: isoTime(e.FailedAt),
+			}
+			if b, ok := v.Site(e.Site); ok {
+				out[i].Reason = b.Reason
 			}
 			return nil
 		})

@@ -191,6 +191,9 @@ func (f *fixture) putVersion(bucket, key, vid string, size int64, status map[str
 	for i := range v.Replication.Backends {
 		if st, ok := status[v.Replication.Backends[i].Site]; ok {
 			v.Replication.Backends[i].Status = st
+			if st == domain.StatusFailed {
+				v.Replication.Backends[i].Reason = "AccessDenied at the site"
+			}
 		}
 	}
 	v.Replication.Status = domain.Aggregate(v.Replication.Backends)

@@ -321,7 +321,7 @@ func TestListFailed(t *testing.T) {
 	if want := `{"IsTruncated":false,"Versions":[]}`; rec.Code != 200 || rec.Body.String() != want {
 		t.Fatalf("without a site: %d %s, want %s", rec.Code, rec.Body, want)
 	}
-	want := `{"IsTruncated":false,"Versions":[{"Bucket":"bkt-lf","Key":"dir/a","VersionId":"v1","StorageClass":"site-a","Size":1000,"LastModified":"2030-03-04T09:00:00.123Z"}]}`
+	want := `{"IsTruncated":false,"Versions":[{"Bucket":"bkt-lf","Key":"dir/a","VersionId":"v1","StorageClass":"site-a","Size":1000,"LastModified":"2030-03-04T09:00:00.123Z","FailedAt":"2030-03-04T10:06:30.000Z","Reason":"AccessDenied at the site"}]}`
 	for _, q := range []string{"?sitename=site-a", "?site=site-a", "?marker=0&sitename=site-a", "?sitename=site-a&site=site-a"} {
 		if rec := f.do(http.MethodGet, "/_/crr/failed"+q, nil); rec.Code != 200 || rec.Body.String() != want {
 			t.Errorf("GET /_/crr/failed%s: %d %s, want %s", q, rec.Code, rec.Body, want)

@@ -101,7 +101,7 @@ func TestFailedRouteWithoutVersionIsTheListing(t *testing.T) {
 			t.Errorf("GET %s: %d %s, want 200 %s", p, rec.Code, rec.Body, empty)
 		}
 	}
-	want := `{"IsTruncated":false,"Versions":[{"Bucket":"bkt-nk","Key":"dir/k","VersionId":"v1","StorageClass":"site-a","Size":10,"LastModified":"2030-03-04T09:00:00.123Z"}]}`
+	want := `{"IsTruncated":false,"Versions":[{"Bucket":"bkt-nk","Key":"dir/k","VersionId":"v1","StorageClass":"site-a","Size":10,"LastModified":"2030-03-04T09:00:00.123Z","FailedAt":"2030-03-04T10:06:30.000Z","Reason":"AccessDenied at the site"}]}`
 	for _, p := range []string{"/_/crr/failed/bkt-nk?sitename=site-a", "/_/crr/failed/other/x?sitename=site-a"} {
 		if rec := f.do(http.MethodGet, p, nil); rec.Code != http.StatusOK || rec.Body.String() != want {
 			t.Errorf("GET %s: %d %s, want 200 %s", p, rec.Code, rec.Body, want)

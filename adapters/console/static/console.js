@@ -309,7 +309,9 @@
     page = await get(`/_/crr/failed?sitename=${enc(site)}&marker=${marker}`);
     $("#failed-table tbody").replaceChildren(...page.Versions.map((v) => h("tr", {},
       h("td", {}, v.Bucket), h("td", { class: "key" }, v.Key), h("td", {}, h("code", {}, v.VersionId)),
-      h("td", { title: `${v.Size} bytes` }, fmtBytes(v.Size)), h("td", {}, v.LastModified ? fmtTime(v.LastModified) : ""),
+      h("td", { title: `${v.Size} bytes` }, fmtBytes(v.Size)),
+      h("td", { title: v.LastModified ? `written ${fmtTime(v.LastModified)}` : "" }, v.FailedAt ? fmtTime(v.FailedAt) : ""),
+      h("td", { class: "reason" }, v.Reason || ""),
       h("td", {}, h("button", { type: "button", "aria-label": `Retry ${v.Bucket}/${v.Key} version ${v.VersionId}`,
         onclick: () => retry(site, [entry(v)], `Retry 1 failed entry of ${site}: ${v.Bucket}/${v.Key} (version ${v.VersionId})?`) }, "Retry")))));
     const n = page.Versions.length;

@@ -105,6 +105,7 @@ func (s *Server) PutFailed(t testing.TB, bucket, key, vid, site string, size int
 		Replication: domain.NewReplicationInfo(rule, "r", true)}
 	if b, ok := v.Site(site); ok {
 		b.Status = domain.StatusFailed
+		b.Reason = "AccessDenied: " + key
 	}
 	v.Replication.Status = domain.Aggregate(v.Replication.Backends)
 	if err := s.Meta.PutVersion(ctx, v); err != nil {
