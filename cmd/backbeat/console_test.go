@@ -54,12 +54,18 @@ func TestBrowserConsoleOnTheRealStack(t *testing.T) {
 		return m.Backlog.Results.Count, m.Completions.Results.Count
 	}
 	for _, site := range cfg.SiteNames() {
-		backlog, completions := metrics(site)
+		// The counters may still move (the backlog's decrement follows the
+		// status write the simulator waited for): the card must show what
+		// the API says at some read, within the deadline.
+		var backlog, completions int64
+		waitFor(t, site+"'s card shows the API's backlog and completions", func() bool {
+			backlog, completions = metrics(site)
+			return consoletest.Eval[bool](tab, fmt.Sprintf(`(() => { try { return %s === %q && %s === %q } catch (e) { return false } })()`,
+				card(site, "completions-count"), fmtInt(completions), card(site, "backlog-count"), fmtInt(backlog)))
+		})
 		if completions < 20 {
 			t.Fatalf("%s: the API counts %d completions, want at least the 20 objects", site, completions)
 		}
-		tab.WaitJS(fmt.Sprintf(`%s === %q && %s === %q`, card(site, "completions-count"), fmtInt(completions),
-			card(site, "backlog-count"), fmtInt(backlog)))
 	}
 	// Copies completed since the page opened: the lag's quantiles are the
 	// histogram's growth since then, as Prometheus' histogram_quantile
