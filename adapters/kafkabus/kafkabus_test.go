@@ -62,13 +62,31 @@ func newSubscriber(t *testing.T, cfg kafkabus.Config) *kafkabus.Subscriber {
 
 var nameChars = regexp.MustCompile(`[^a-zA-Z0-9]+`)
 
-// unique returns a topic or group name no other test or run uses.
+// unique returns a topic or group name no other test or run uses. A
+// topic is deleted when the test ends, passed or failed.
 func unique(t *testing.T, what string) string {
 	n := nameChars.ReplaceAllString(t.Name(), "-")
 	if len(n) > 60 {
 		n = n[len(n)-60:]
 	}
-	return fmt.Sprintf("kb-%s-%s-%x", what, strings.Trim(n, "-"), time.Now().UnixNano())
+	name := fmt.Sprintf("kb-%s-%s-%x", what, strings.Trim(n, "-"), time.Now().UnixNano())
+	if what == "topic" {
+		t.Cleanup(func() { deleteTopic(t, name) })
+	}
+	return name
+}
+
+// deleteTopic deletes topic, if it was created.
+func deleteTopic(t *testing.T, topic string) {
+	admin, err := sarama.NewClusterAdmin(brokers(), sarama.NewConfig())
+	if err != nil {
+		t.Logf("delete topic %s: %v", topic, err)
+		return
+	}
+	defer admin.Close()
+	if err := admin.DeleteTopic(topic); err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		t.Logf("delete topic %s: %v", topic, err)
+	}
 }
 
 func TestBusContract(t *testing.T) {

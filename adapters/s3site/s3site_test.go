@@ -102,7 +102,48 @@ func testBucket(t testing.TB, c *Client) string {
 	if err := c.EnsureVersionedBucket(context.Background(), b); err != nil {
 		t.Fatalf("EnsureVersionedBucket(%s): %v", b, err)
 	}
+	t.Cleanup(func() { dropBucket(t, c, b) })
 	return b
+}
+
+// dropBucket deletes every version and delete marker of bucket, then the
+// bucket, when the test ends, passed or failed, so that runs do not fill
+// the stack's disk. What object lock keeps is logged, not fatal.
+func dropBucket(t testing.TB, c *Client, bucket string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		page, err := c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &bucket})
+		if err != nil {
+			t.Logf("drop bucket %s: list: %v", bucket, err)
+			return
+		}
+		var ids []types.ObjectIdentifier
+		for _, v := range page.Versions {
+			ids = append(ids, types.ObjectIdentifier{Key: v.Key, VersionId: v.VersionId})
+		}
+		for _, m := range page.DeleteMarkers {
+			ids = append(ids, types.ObjectIdentifier{Key: m.Key, VersionId: m.VersionId})
+		}
+		if len(ids) == 0 {
+			break
+		}
+		// One page at a time, listed again after each delete (paging on
+		// while deleting leaves versions behind on versitygw).
+		gone := 0
+		for _, id := range ids {
+			if _, err := c.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: id.Key, VersionId: id.VersionId}); err == nil {
+				gone++
+			}
+		}
+		if gone == 0 {
+			t.Logf("drop bucket %s: %d versions cannot be deleted (object lock?)", bucket, len(ids))
+			return
+		}
+	}
+	if _, err := c.s3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket}); err != nil {
+		t.Logf("drop bucket %s: %v", bucket, err)
+	}
 }
 
 func md5Hex(data []byte) string {
@@ -145,6 +186,7 @@ func TestLockedDestinationContract(t *testing.T) {
 		if err := c.EnsureLockedBucket(context.Background(), b); err != nil {
 			t.Fatalf("EnsureLockedBucket(%s): %v", b, err)
 		}
+		t.Cleanup(func() { dropBucket(t, c, b) })
 		return c.Destination(), c.ReplicaReader(), b
 	})
 }
