@@ -52,6 +52,9 @@ ALL_COMPONENTS=(kafka mongo oplog redis s3-source s3-site-a s3-site-b)
 # e2e/stack/oplogtrim). Override from the environment.
 OPLOG_MAX_ENTRIES="${BACKBEAT_STACK_OPLOG_MAX_ENTRIES:-50000}"
 OPLOG_MAX_AGE="${BACKBEAT_STACK_OPLOG_MAX_AGE:-30m}"
+# The stand-in keeps every document and its oplog in its heap: see the
+# sizing in e2e/stack/README.md (mongo-java-server's heap).
+MONGO_HEAP="${BACKBEAT_STACK_MONGO_HEAP:-2g}"
 
 # ---- small helpers -----------------------------------------------------------
 say() { printf '%s\n' "$*"; }
@@ -355,7 +358,7 @@ ready_kafka() {
 
 # ---- mongo -------------------------------------------------------------------------
 start_mongo() {
-    spawn mongo java -Xms64m -Xmx1g -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
+    spawn mongo java -Xms64m "-Xmx$MONGO_HEAP" -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError \
         -Dorg.slf4j.simpleLogger.showDateTime=true \
         -cp "$STACK/mongo/libs/*" "$HERE/mongo/Launcher.java" "$MONGO_PORT" "$HOST"
 }
