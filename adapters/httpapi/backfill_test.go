@@ -29,7 +29,7 @@ func withBackfill(t testing.TB, ids ...string) fixtureOption {
 				t.Fatal(err)
 			}
 		}
-		svc, err := app.NewBackfillService(jobs, d.Metadata, []string{"site-a", "site-b"})
+		svc, err := app.NewBackfillService(jobs, d.Operator.Metadata, []string{"site-a", "site-b"})
 		if err != nil {
 			t.Fatal(err)
 		}

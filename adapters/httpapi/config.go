@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/openbackbeat/backbeat/app"
-	"github.com/openbackbeat/backbeat/ports"
 )
 
 // DefaultAddr is where `backbeat api` listens unless told otherwise: on
@@ -86,13 +85,9 @@ type Deps struct {
 	Sites *app.SiteService
 	// Retrier re-queues failed entries. Required.
 	Retrier *app.FailedRetrier
-	// Failures lists failed entries. Required.
-	Failures ports.FailureStore
-	// Metrics gives the per-site counts. Required.
-	Metrics ports.MetricsRecorder
-	// Metadata re-reads each failed version for its size and date, as
-	// upstream does, and answers object progress. Required.
-	Metadata ports.MetadataStore
+	// Operator answers the queries that join the failure store, the
+	// metrics, the metadata and the copy progress. Required.
+	Operator *app.Operator
 	// Backfill starts, lists, shows and cancels backfill jobs. Optional:
 	// without it the backfill routes answer 501 NotImplemented.
 	Backfill *app.BackfillService
@@ -117,10 +112,6 @@ type Deps struct {
 	// reach the bus. Optional: without it the healthcheck lists no topic
 	// and no kafkaProducer.
 	Bus func(context.Context) ([]BusTopic, error)
-	// Progress gives the bytes copies in flight have written, as the
-	// replicators report them, for the object progress and throughput
-	// routes. Optional: without it they answer from the version's status.
-	Progress ports.ProgressStore
 	// Prometheus serves the Prometheus text exposition at /metrics and
 	// /_/monitoring/metrics. Optional: without it both routes serve an empty,
 	// valid exposition.
@@ -139,14 +130,8 @@ func (d Deps) Validate() error {
 	if d.Retrier == nil {
 		missing("Retrier")
 	}
-	if d.Failures == nil {
-		missing("Failures")
-	}
-	if d.Metrics == nil {
-		missing("Metrics")
-	}
-	if d.Metadata == nil {
-		missing("Metadata")
+	if d.Operator == nil {
+		missing("Operator")
 	}
 	return errors.Join(errs...)
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -22,10 +19,6 @@ import (
 // MaxRetryEntries bounds the entries of one retry request, so that one
 // request cannot hold the API for long.
 const MaxRetryEntries = 1000
-
-// metadataConcurrency bounds the metadata reads of one request, as
-// upstream's mapLimit(10).
-const metadataConcurrency = 10
 
 // failedVersion is one entry of a failed listing.
 type failedVersion struct {
@@ -92,15 +85,11 @@ func (a *api) listFailed(w http.ResponseWriter, r *http.Request, _ params) error
 	if site == "" || !slices.Contains(a.deps.Sites.Sites, site) {
 		return writeJSON(w, http.StatusOK, failedPage{Versions: []failedVersion{}})
 	}
-	page, err := a.deps.Failures.List(r.Context(), site, marker, FailedPageSize)
-	if err != nil {
-		return fmt.Errorf("list failed entries of site %s: %w", site, err)
-	}
-	versions, err := a.describe(r.Context(), page.Entries)
+	versions, page, err := a.deps.Operator.FailedPage(r.Context(), site, marker, FailedPageSize)
 	if err != nil {
 		return err
 	}
-	body := failedPage{IsTruncated: page.Truncated, Versions: versions}
+	body := failedPage{IsTruncated: page.Truncated, Versions: failedVersions(versions)}
 	if page.Truncated {
 		body.NextMarker = &page.NextMarker
 	}
@@ -115,53 +104,23 @@ func (a *api) failedVersion(w http.ResponseWriter, r *http.Request, p params) er
 	if v := r.URL.Query().Get("versionId"); v != "" {
 		vid = v
 	}
-	entries, err := a.deps.Failures.Find(r.Context(), bucket, key, vid)
-	if err != nil {
-		return fmt.Errorf("find failed entries of %s/%s %s: %w", bucket, key, vid, err)
-	}
-	versions, err := a.describe(r.Context(), entries)
+	versions, err := a.deps.Operator.FailedOf(r.Context(), bucket, key, vid)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, failedPage{Versions: versions})
+	return writeJSON(w, http.StatusOK, failedPage{Versions: failedVersions(versions)})
 }
 
-// describe re-reads each entry's version for its size and date, as
-// upstream does, and for the site's failure reason. Versions that no longer exist are dropped: they cannot be
-// retried. Any other read error fails the request rather than hide entries.
-func (a *api) describe(ctx context.Context, entries []ports.FailedEntry) ([]failedVersion, error) {
-	out := make([]*failedVersion, len(entries))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(metadataConcurrency)
-	for i, e := range entries {
-		g.Go(func() error {
-			v, err := a.deps.Metadata.Version(gctx, e.Bucket, e.Key, e.VersionID)
-			if errors.Is(err, ports.ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("read metadata of %s/%s %s: %w", e.Bucket, e.Key, e.VersionID, err)
-			}
-			out[i] = &failedVersion{
-				Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, StorageClass: e.Site,
-				Size: v.Size, LastModified: isoTime(v.LastModified), FailedAt: isoTime(e.FailedAt),
-			}
-			if b, ok := v.Site(e.Site); ok {
-				out[i].Reason = b.Reason
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	versions := make([]failedVersion, 0, len(out))
-	for _, v := range out {
-		if v != nil {
-			versions = append(versions, *v)
+// failedVersions writes the failed versions in the listings' shape.
+func failedVersions(vs []app.FailedVersion) []failedVersion {
+	out := make([]failedVersion, len(vs))
+	for i, v := range vs {
+		out[i] = failedVersion{
+			Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StorageClass: v.Site,
+			Size: v.Size, LastModified: isoTime(v.LastModified), FailedAt: isoTime(v.FailedAt), Reason: v.Reason,
 		}
 	}
-	return versions, nil
+	return out
 }
 
 // retriedVersion is one entry of a retry's answer.

@@ -63,15 +63,17 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	// the test the handler runs in; inside a fuzz target that is the
 	// target's *testing.T, never the *testing.F (f.Log panics there).
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	operator, err := app.NewOperator(app.OperatorDeps{Failures: f.failures, Metrics: f.metrics, Metadata: f.meta})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.deps = Deps{
 		Sites: &app.SiteService{Control: f.control, Sites: f.sites},
 		Retrier: &app.FailedRetrier{
 			Metadata: f.meta, Failures: f.failures, Locker: memory.NewLocker(), Publisher: f.bus,
 			Topics: app.DefaultTopics, Log: log,
 		},
-		Failures: f.failures,
-		Metrics:  f.metrics,
-		Metadata: f.meta,
+		Operator: operator,
 		Health: map[string]func(context.Context) error{
 			"kafka": func(context.Context) error { return nil },
 			"redis": func(context.Context) error { return nil },

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -10,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
@@ -74,7 +71,7 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 	var body siteMetricsBody
 	ctx := r.Context()
 	if want("backlog") || want("completions") || want("failures") || want("pending") {
-		m, err := a.sumMetrics(ctx, sites, a.cfg.MetricsWindow)
+		m, err := a.deps.Operator.SumMetrics(ctx, sites, a.cfg.MetricsWindow)
 		if err != nil {
 			return err
 		}
@@ -95,7 +92,7 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 		}
 	}
 	if want("throughput") {
-		m, err := a.sumMetrics(ctx, sites, ThroughputWindow)
+		m, err := a.deps.Operator.SumMetrics(ctx, sites, ThroughputWindow)
 		if err != nil {
 			return err
 		}
@@ -109,23 +106,6 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 }
 
 func counts(c ports.Counts) countResult { return countResult{Count: c.Ops, Size: c.Bytes} }
-
-// sumMetrics adds the counts of sites over window.
-func (a *api) sumMetrics(ctx context.Context, sites []string, window time.Duration) (ports.SiteMetrics, error) {
-	var sum ports.SiteMetrics
-	add := func(to *ports.Counts, c ports.Counts) { to.Ops += c.Ops; to.Bytes += c.Bytes }
-	for _, s := range sites {
-		m, err := a.deps.Metrics.Site(ctx, s, window)
-		if err != nil {
-			return sum, fmt.Errorf("metrics of site %s: %w", s, err)
-		}
-		add(&sum.Queued, m.Queued)
-		add(&sum.Completed, m.Completed)
-		add(&sum.Failed, m.Failed)
-		add(&sum.Pending, m.Pending)
-	}
-	return sum, nil
-}
 
 func fixed2(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -156,53 +136,18 @@ func (a *api) objectProgress(w http.ResponseWriter, r *http.Request, p params) e
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	bucket, key, vid := p["bucket"], p["key"], r.URL.Query().Get("versionId")
 	body := objectProgressBody{Description: descObjectProgress, Progress: "0%"}
-	v, err := a.deps.Metadata.Version(ctx, bucket, key, vid)
+	op, err := a.deps.Operator.ObjectProgress(r.Context(), site, p["bucket"], p["key"], r.URL.Query().Get("versionId"))
 	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		return writeJSON(w, http.StatusOK, body)
 	case err != nil:
-		return fmt.Errorf("read metadata of %s/%s: %w", bucket, key, err)
-	}
-	b, ok := v.Site(site)
-	if !ok {
-		return writeJSON(w, http.StatusOK, body)
-	}
-	size := int64(0)
-	if v.NeedsData() {
-		size = v.Size
-	}
-	if b.Status == domain.StatusCompleted {
-		body.Completed, body.Progress = size, "100%"
-		return writeJSON(w, http.StatusOK, body)
-	}
-	body.Pending = size
-	cp, found, err := a.copyProgress(ctx, site, bucket, key, vid)
-	if err != nil {
 		return err
-	}
-	if found && cp.Total > 0 {
-		body.Pending, body.Completed = cp.Total-cp.Done, cp.Done
-		body.Progress = percent(cp.Done, cp.Total)
+	case !op.Replicated:
+	case op.Completed:
+		body.Completed, body.Progress = op.Total, "100%"
+	default:
+		body.Pending, body.Completed, body.Progress = op.Total-op.Done, op.Done, percent(op.Done, op.Total)
 	}
 	return writeJSON(w, http.StatusOK, body)
-}
-
-// copyProgress reads the replicator's report of a copy, if any.
-func (a *api) copyProgress(ctx context.Context, site, bucket, key, vid string) (ports.CopyProgress, bool, error) {
-	if a.deps.Progress == nil {
-		return ports.CopyProgress{}, false, nil
-	}
-	cp, err := a.deps.Progress.Progress(ctx, ports.CopyRef{Site: site, Bucket: bucket, Key: key, VersionID: vid})
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		return ports.CopyProgress{}, false, nil
-	case err != nil:
-		return ports.CopyProgress{}, false, fmt.Errorf("read progress of %s/%s %s to %s: %w", bucket, key, vid, site, err)
-	}
-	return cp, true, nil
 }
 
 // percent is done/total as JavaScript's (ratio * 100).toFixed() writes it:
@@ -232,7 +177,7 @@ func (a *api) objectThroughput(w http.ResponseWriter, r *http.Request, p params)
 		return err
 	}
 	body := objectThroughputBody{Description: descObjectThroughput, Throughput: fixed2(0)}
-	cp, found, err := a.copyProgress(r.Context(), site, p["bucket"], p["key"], r.URL.Query().Get("versionId"))
+	cp, found, err := a.deps.Operator.CopyProgress(r.Context(), site, p["bucket"], p["key"], r.URL.Query().Get("versionId"))
 	if err != nil {
 		return err
 	}

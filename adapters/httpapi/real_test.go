@@ -63,11 +63,15 @@ func TestRealServices(t *testing.T) {
 
 	siteA, siteB := "a-"+id, "b-"+id
 	bucket := "httpapi-" + id
+	operator, err := app.NewOperator(app.OperatorDeps{Failures: rs.Failures(), Metrics: rs.Metrics(), Metadata: meta})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := Deps{
 		Sites: &app.SiteService{Control: rs.SiteControl(), Sites: []string{siteA, siteB}},
 		Retrier: &app.FailedRetrier{Metadata: meta, Failures: rs.Failures(), Locker: rs.Locker(), Publisher: bus,
 			Topics: app.DefaultTopics, Log: log},
-		Failures: rs.Failures(), Metrics: rs.Metrics(), Metadata: meta, Log: log,
+		Operator: operator, Log: log,
 		Health: map[string]func(context.Context) error{
 			"redis": rs.Healthy,
 			"mongo": func(ctx context.Context) error { return meta.Client().Ping(ctx, nil) },

@@ -275,7 +275,7 @@ func (failingMetrics) Site(context.Context, string, time.Duration) (ports.SiteMe
 
 func TestSiteMetricsBackendError(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, withDeps(func(d *Deps) { d.Metrics = failingMetrics{d.Metrics} }))
+	f := newFixture(t, withDeps(func(d *Deps) { d.Operator.Metrics = failingMetrics{d.Operator.Metrics} }))
 	for _, p := range []string{"/_/metrics/crr/all", "/_/metrics/crr/site-a/throughput", "/_/metrics/crr/site-b/pending"} {
 		wantError(t, f.do(http.MethodGet, p, nil), http.StatusInternalServerError, ErrNameInternalError, "redis: connection refused")
 	}
@@ -414,7 +414,7 @@ func (failingMetadata) Version(context.Context, string, string, string) (domain.
 
 func TestListFailedMetadataError(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, withDeps(func(d *Deps) { d.Metadata = failingMetadata{d.Metadata} }))
+	f := newFixture(t, withDeps(func(d *Deps) { d.Operator.Metadata = failingMetadata{d.Operator.Metadata} }))
 	f.fail("site-a", "bkt", "k", "v", time.Second)
 	wantError(t, f.do(http.MethodGet, "/_/crr/failed?sitename=site-a", nil), http.StatusInternalServerError, ErrNameInternalError, "server selection timeout")
 	wantError(t, f.do(http.MethodGet, "/_/crr/failed/bkt/k/v", nil), http.StatusInternalServerError, ErrNameInternalError, "server selection timeout")
@@ -799,7 +799,7 @@ func TestConfigAndDepsValidate(t *testing.T) {
 		t.Errorf("zero Config: %v", err)
 	}
 	err = Deps{}.Validate()
-	for _, part := range []string{"Sites", "Retrier", "Failures", "Metrics", "Metadata"} {
+	for _, part := range []string{"Sites", "Retrier", "Operator"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("Deps.Validate: %v, want %s missing", err, part)
 		}

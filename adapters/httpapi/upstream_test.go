@@ -287,7 +287,7 @@ func TestObjectProgressFromTheReplicator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, withDeps(func(d *Deps) { d.Progress = store }))
+	f := newFixture(t, withDeps(func(d *Deps) { d.Operator.Progress = store }))
 	ctx := context.Background()
 	f.putVersion("bkt-op", "dir/big", "v1", 1000, nil)
 	ref := ports.CopyRef{Site: "site-a", Bucket: "bkt-op", Key: "dir/big", VersionID: "v1"}

@@ -50,7 +50,7 @@ func withVerifyStore(t testing.TB, findings *memory.Findings, ids ...string) fix
 				t.Fatal(err)
 			}
 		}
-		svc, err := app.NewVerifyService(jobs, findings, d.Metadata, []string{"site-a", "site-b"})
+		svc, err := app.NewVerifyService(jobs, findings, d.Operator.Metadata, []string{"site-a", "site-b"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,11 +36,15 @@ func serveAPI(ctx context.Context, w *wiring, cfg Config, log *slog.Logger) erro
 		Telemetry: bt, Config: cfg.Backfill, Log: log.With("component", "jobs"),
 		Verify: app.VerifyDeps{Sites: w.listings, Findings: w.findings, Telemetry: vt},
 	}
+	operator, err := w.operator()
+	if err != nil {
+		return err
+	}
 	h := httpapi.New(httpapi.Deps{
 		Sites: &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier: &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub,
 			Topics: cfg.Topics, Log: log},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Backfill: backfill, Verify: verify, Health: w.health, Degradable: map[string]bool{"redis": true}, Roles: roles(w), Bus: w.bus, Progress: w.progress,
+		Operator: operator, Backfill: backfill, Verify: verify, Health: w.health, Degradable: map[string]bool{"redis": true}, Roles: roles(w), Bus: w.bus,
 		Prometheus: w.prometheus, Log: log,
 	}, cfg.API.Config)
 	g, gctx := errgroup.WithContext(ctx)

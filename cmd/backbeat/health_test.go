@@ -26,7 +26,7 @@ func TestHealthcheckOnTheRealStack(t *testing.T) {
 	h := httpapi.New(httpapi.Deps{
 		Sites:    &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier:  &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub, Topics: cfg.Topics},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Health: w.health, Bus: w.bus,
+		Operator: must(w.operator()), Health: w.health, Bus: w.bus,
 	}, httpapi.Config{})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/_/healthcheck", nil))

@@ -41,7 +41,7 @@ func TestObjectProgressAcrossProcessesOnTheRealStack(t *testing.T) {
 	h := httpapi.New(httpapi.Deps{
 		Sites:    &app.SiteService{Control: w.control, Sites: cfg.SiteNames()},
 		Retrier:  &app.FailedRetrier{Metadata: w.metadata, Failures: w.failures, Locker: w.locker, Publisher: w.pub, Topics: cfg.Topics},
-		Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Progress: w.progress,
+		Operator: must(w.operator()),
 	}, httpapi.Config{})
 	get := func(route string) map[string]any {
 		t.Helper()

@@ -61,6 +61,11 @@ func (w *wiring) close() {
 	}
 }
 
+// operator is the operators' queries on the wired ports.
+func (w *wiring) operator() (*app.Operator, error) {
+	return app.NewOperator(app.OperatorDeps{Failures: w.failures, Metrics: w.metrics, Metadata: w.metadata, Progress: w.progress})
+}
+
 func wire(ctx context.Context, cfg Config, log *slog.Logger) (*wiring, error) {
 	switch cfg.Backend {
 	case "memory":

@@ -72,12 +72,16 @@ func Start(t testing.TB, token string, health map[string]func(context.Context) e
 	}
 	t.Cleanup(func() { _ = bus.Close() })
 	log := slog.New(slog.DiscardHandler)
+	operator, err := app.NewOperator(app.OperatorDeps{Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := httpapi.Deps{
 		Sites: &app.SiteService{Control: s.Control, Sites: Sites},
 		Retrier: &app.FailedRetrier{
 			Metadata: s.Meta, Failures: s.Failures, Locker: memory.NewLocker(), Publisher: bus, Topics: app.DefaultTopics, Log: log,
 		},
-		Failures: s.Failures, Metrics: s.Metrics, Metadata: s.Meta, Backfill: backfill, Verify: verify, Log: log,
+		Operator: operator, Backfill: backfill, Verify: verify, Log: log,
 		Health:     health,
 		Prometheus: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, Prometheus) }),
 	}
