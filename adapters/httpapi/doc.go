@@ -1,6 +1,9 @@
 // Package httpapi is the operator REST API: a driving adapter over the
-// application's use cases (app.SiteService, app.FailedRetrier) and over the
-// ports that hold what operators inspect (failure store, metrics, metadata).
+// application's use cases (app.SiteService, app.FailedRetrier,
+// app.Operator for the queries that join the failure store, the metrics,
+// the metadata and the copy progress, app.BackfillService,
+// app.VerifyService). It parses requests and formats answers; it reaches
+// no port itself.
 //
 // Its routes, query parameters, JSON shapes and error bodies follow upstream
 // Zenko Backbeat's API (lib/api/ in scality/backbeat) so that tooling written
