@@ -7,12 +7,12 @@
 // summed over sites, an object's copy progress).
 //
 // The pipeline's use cases and the operator queries are made by
-// constructors (NewReplicator, NewPopulator, NewStatusApplier,
-// NewOperator, NewBackfillService, NewVerifyService) that take their ports
-// as a Deps struct and their settings as a Config, apply the settings'
-// defaults and refuse a missing dependency or a bad setting with an error
-// naming each. SiteService, FailedRetrier, JobRunner and Leadership are
-// still filled in as struct literals.
+// constructors (NewReplicator, NewPopulator, NewStatusApplier, NewOperator)
+// that take their ports as a Deps struct and their settings as a Config,
+// apply the settings' defaults and refuse a missing dependency or a bad
+// setting with an error naming each (NewBackfillService and
+// NewVerifyService take theirs as arguments). SiteService, FailedRetrier,
+// JobRunner and Leadership are still filled in as struct literals.
 // The Config types (config.go) carry YAML names: the service
 // configuration embeds them as they are. Decisions (rule matching, site
 // refusals, status transitions, retry) are domain methods; the use cases
