@@ -307,6 +307,9 @@ offsets.topic.num.partitions=8
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Sessions down to 1 s, so that a test (e2e scenario 14) can bound how long
+# a SIGKILLed consumer's partitions wait (Kafka's default floor is 6 s).
+group.min.session.timeout.ms=1000
 log.retention.hours=24
 log.segment.bytes=67108864
 num.network.threads=2
