@@ -15,11 +15,25 @@
 // IdIndex does the same: it finds the candidates by _id alone, and
 // AbstractMongoCollection.matchDocuments then matches each candidate
 // against the whole query, so results are unchanged.
+//
+// And one change to cursors: mongo-java-server keeps a cursor until its
+// client exhausts or kills it, so every cursor of a killed client (the
+// e2e suite SIGKILLs processes mid-query) stayed open for good, holding
+// the documents it had still to return, deleted or not. MongoDB closes a
+// cursor idle for cursorTimeoutMillis (10 minutes); CursorReaper does the
+// same.
+import java.lang.reflect.Field;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.ServerVersion;
+import de.bwaldvogel.mongo.backend.Cursor;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
@@ -32,7 +46,8 @@ public class Launcher {
         int port = args.length > 0 ? Integer.parseInt(args[0]) : 27117;
         String host = args.length > 1 ? args[1] : "127.0.0.1";
 
-        MemoryBackend backend = new IdServedBackend();
+        IdServedBackend backend = new IdServedBackend();
+        CursorReaper.install(backend.cursors(), TimeUnit.MINUTES.toNanos(10));
         backend.version(ServerVersion.MONGO_5_0);
         MongoServer server = new MongoServer(backend);
         server.enableOplog();
@@ -55,6 +70,10 @@ public class Launcher {
 
 /** A memory backend whose collections' _id indexes are IdIndexes. */
 class IdServedBackend extends MemoryBackend {
+    CursorRegistry cursors() {
+        return getCursorRegistry();
+    }
+
     @Override
     public MemoryDatabase openOrCreateDatabase(String databaseName) {
         return new MemoryDatabase(databaseName, getCursorRegistry()) {
@@ -97,5 +116,62 @@ class IdIndex extends MemoryUniqueIndex {
             return super.getPositions(idPart(query));
         }
         return super.getPositions(query);
+    }
+}
+
+/**
+ * Closes the cursors of a registry that no client has used for longer than
+ * an idle time, as MongoDB does (cursorTimeoutMillis). The registry keeps
+ * its cursors in a private map; the reaper swaps it for one that notes
+ * when each cursor was last asked for (getMore and killCursors both look
+ * the cursor up), and removes the stale ones every 30 seconds.
+ */
+class CursorReaper extends ConcurrentHashMap<Long, Cursor> {
+    private final Map<Long, Long> used = new ConcurrentHashMap<>();
+
+    static void install(CursorRegistry registry, long idleNanos) throws ReflectiveOperationException {
+        Field f = CursorRegistry.class.getDeclaredField("cursors");
+        f.setAccessible(true);
+        CursorReaper reaper = new CursorReaper();
+        f.set(registry, reaper);
+        Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "cursor-reaper");
+            t.setDaemon(true);
+            return t;
+        }).scheduleWithFixedDelay(() -> reaper.reap(idleNanos), 30, 30, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public Cursor get(Object id) {
+        Cursor c = super.get(id);
+        if (c != null) {
+            used.put((Long) id, System.nanoTime());
+        }
+        return c;
+    }
+
+    @Override
+    public Cursor put(Long id, Cursor c) {
+        used.put(id, System.nanoTime());
+        return super.put(id, c);
+    }
+
+    @Override
+    public Cursor remove(Object id) {
+        used.remove(id);
+        return super.remove(id);
+    }
+
+    private void reap(long idleNanos) {
+        long now = System.nanoTime();
+        int n = 0;
+        for (Map.Entry<Long, Long> e : used.entrySet()) {
+            if (now - e.getValue() > idleNanos && remove(e.getKey()) != null) {
+                n++;
+            }
+        }
+        if (n > 0) {
+            System.out.println("cursor-reaper: closed " + n + " cursors idle for over " + TimeUnit.NANOSECONDS.toSeconds(idleNanos) + " s (" + size() + " open)");
+        }
     }
 }
