@@ -89,11 +89,58 @@ func deleteTopic(t *testing.T, topic string) {
 	}
 }
 
+// TestBusContract runs the contract suite on the broker, and then checks
+// that the suite left none of its topics behind (run after every case has
+// ended, passed or failed).
 func TestBusContract(t *testing.T) {
 	cfg := testConfig(t)
+	var mu sync.Mutex
+	used, deleted := map[string]bool{}, map[string]bool{}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for topic := range used {
+			assert.True(t, deleted[topic], "topic %s used by a case was not deleted", topic)
+		}
+		assertGone(t, used)
+	})
 	bustest.Run(t, func(t *testing.T) (ports.Publisher, ports.Subscriber) {
 		return newPublisher(t, cfg), newSubscriber(t, cfg)
-	}, bustest.Features{Partitions: kafkabus.DefaultTopicPartitions, MinWindow: 32})
+	}, bustest.Features{
+		Partitions: kafkabus.DefaultTopicPartitions, MinWindow: 32,
+		// The broker creates a topic on first use; noting it is enough.
+		CreateTopic: func(t *testing.T, topic string) { mu.Lock(); used[topic] = true; mu.Unlock() },
+		DeleteTopic: func(t *testing.T, topic string) {
+			deleteTopic(t, topic)
+			mu.Lock()
+			deleted[topic] = true
+			mu.Unlock()
+		},
+	})
+}
+
+// assertGone waits up to 30 s for the broker to list none of topics
+// (deletion completes in the background).
+func assertGone(t *testing.T, topics map[string]bool) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers(), sarama.NewConfig())
+	require.NoError(t, err)
+	defer admin.Close()
+	var left []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		listed, err := admin.ListTopics()
+		require.NoError(t, err)
+		left = left[:0]
+		for topic := range topics {
+			if _, ok := listed[topic]; ok {
+				left = append(left, topic)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	assert.Empty(t, left, "topics the contract suite left on the broker")
 }
 
 // receive takes n deliveries from ch within d, without acking them: n

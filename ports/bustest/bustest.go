@@ -35,6 +35,10 @@ type Features struct {
 	// publishes or subscribes to it, for buses that do not create topics
 	// on first use (or create them only when published to).
 	CreateTopic func(t *testing.T, topic string)
+	// DeleteTopic, when set, is called for every topic a case used once
+	// the case has ended, passed or failed, and its clients are closed,
+	// for buses whose topics outlive their clients (a broker's).
+	DeleteTopic func(t *testing.T, topic string)
 	// MinWindow is how many deliveries of one partition the bus hands out
 	// before any is acknowledged (its window); 0 or 1 skips that case.
 	MinWindow int
@@ -75,8 +79,10 @@ func Run(t *testing.T, newBus func(t *testing.T) (ports.Publisher, ports.Subscri
 			if !f.Serial {
 				t.Parallel()
 			}
-			pub, sub := newBus(t)
-			c.fn(t, &suite{f: f, pub: pub, sub: sub})
+			s := &suite{f: f}
+			t.Cleanup(func() { s.deleteTopics(t) }) // first registered, so run after newBus's cleanups
+			s.pub, s.sub = newBus(t)
+			c.fn(t, s)
 		})
 	}
 }
@@ -85,6 +91,21 @@ type suite struct {
 	f   Features
 	pub ports.Publisher
 	sub ports.Subscriber
+
+	mu     sync.Mutex
+	topics []string
+}
+
+// deleteTopics deletes the topics the case used, if the bus asks for it.
+func (s *suite) deleteTopics(t *testing.T) {
+	if s.f.DeleteTopic == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, topic := range s.topics {
+		s.f.DeleteTopic(t, topic)
+	}
 }
 
 func unique(prefix string) string { return shared.Unique(prefix) }
@@ -93,6 +114,9 @@ func unique(prefix string) string { return shared.Unique(prefix) }
 func (s *suite) topic(t *testing.T) string {
 	t.Helper()
 	name := unique("bustest")
+	s.mu.Lock()
+	s.topics = append(s.topics, name)
+	s.mu.Unlock()
 	if s.f.CreateTopic != nil {
 		s.f.CreateTopic(t, name)
 	}
