@@ -74,7 +74,7 @@ type JobRunnerConfig struct {
 // Defaults of JobRunnerConfig.
 const (
 	DefaultJobBatchSize   = 500
-	DefaultJobConcurrency = 8
+	DefaultJobConcurrency = 32
 	DefaultJobMaxBacklog  = 10000
 	DefaultJobLeaseTTL    = 15 * time.Second
 	DefaultJobPoll        = time.Second
