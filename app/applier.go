@@ -37,6 +37,7 @@ type StatusApplier struct {
 	// group is the consumer group, <GroupPrefix>-status.
 	group       string
 	concurrency int
+	lanes       *opLanes // of the outcomes' counts
 }
 
 // NewStatusApplier returns a status applier; of cfg it uses Concurrency
@@ -52,7 +53,7 @@ func NewStatusApplier(deps StatusApplierDeps, cfg ReplicationConfig) (*StatusApp
 	}
 	deps.Topics = deps.Topics.WithDefaults()
 	deps.Log = orDiscard(deps.Log)
-	return &StatusApplier{StatusApplierDeps: deps, group: cfg.GroupPrefix + "-status", concurrency: cfg.Concurrency}, nil
+	return &StatusApplier{StatusApplierDeps: deps, group: cfg.GroupPrefix + "-status", concurrency: cfg.Concurrency, lanes: newOpLanes(cfg.Concurrency + 1)}, nil
 }
 
 // Run applies outcomes until ctx ends.
@@ -97,7 +98,11 @@ func (a *StatusApplier) plan(ctx context.Context, d *ports.Delivery) *task {
 		// delivery is acked only after them, so a crash meanwhile redoes
 		// them rather than losing them.
 		finish: func(ctx context.Context) {
-			err := retryForever(ctx, func() error { return a.sideEffects(ctx, out, now, changed) }, a.Log, "update failure store and metrics")
+			// One op for every attempt: a count whose reply was lost is
+			// not counted again by the next.
+			op := ports.Op{Lane: a.lanes.take(), ID: a.lanes.nextID()}
+			defer a.lanes.put(op.Lane)
+			err := retryForever(ctx, func() error { return a.sideEffects(ctx, out, now, changed, op) }, a.Log, "update failure store and metrics")
 			a.Telemetry.statusProcessed(ctx, out, err == nil && ctx.Err() == nil, time.Since(start))
 		},
 	}
@@ -138,7 +143,7 @@ func (a *StatusApplier) apply(ctx context.Context, out domain.Outcome, changed *
 // sideEffects keeps the failure store and the counters in step with an
 // applied outcome: a FAILED site is listed, a COMPLETED one is not, and a
 // change is counted once.
-func (a *StatusApplier) sideEffects(ctx context.Context, out domain.Outcome, now domain.Status, changed bool) error {
+func (a *StatusApplier) sideEffects(ctx context.Context, out domain.Outcome, now domain.Status, changed bool, op ports.Op) error {
 	if now == "" {
 		return nil
 	}
@@ -161,7 +166,7 @@ func (a *StatusApplier) sideEffects(ctx context.Context, out domain.Outcome, now
 		kind = ports.MetricFailed
 	}
 	if a.Metrics != nil {
-		if err := a.Metrics.Record(ctx, out.Site, kind, out.Bytes); err != nil {
+		if err := a.Metrics.Record(ctx, out.Site, kind, out.Bytes, op); err != nil {
 			return fmt.Errorf("count the outcome: %w", err)
 		}
 	}

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openbackbeat/backbeat/ports"
@@ -13,13 +16,58 @@ import (
 // store is down: beyond it they are dropped, with a log line.
 const maxDeferredCounts = 100_000
 
+// opLanes are one process's lanes for ports.Op: a count takes a lane for
+// its call and the retries of that call, and puts it back once recorded,
+// so each count is counted once even when a reply is lost. The store keeps
+// every lane it sees until the counters expire, so lanes are reused.
+type opLanes struct {
+	prefix string
+	free   chan string
+	extra  atomic.Uint64
+	ids    atomic.Uint64
+}
+
+// newOpLanes returns n reusable lanes, named for this process only.
+func newOpLanes(n int) *opLanes {
+	l := &opLanes{prefix: rand.Text()[:16], free: make(chan string, n)}
+	for i := range n {
+		l.free <- l.prefix + "-" + strconv.Itoa(i)
+	}
+	return l
+}
+
+// take returns a free lane, or a new one when all of them are in use.
+func (l *opLanes) take() string {
+	select {
+	case lane := <-l.free:
+		return lane
+	default:
+		return l.prefix + "-x" + strconv.FormatUint(l.extra.Add(1), 10)
+	}
+}
+
+// put gives a lane whose count is recorded back; extra ones beyond the
+// pool's size are forgotten.
+func (l *opLanes) put(lane string) {
+	select {
+	case l.free <- lane:
+	default:
+	}
+}
+
+// nextID names a new count; IDs never repeat within the process.
+func (l *opLanes) nextID() string { return strconv.FormatUint(l.ids.Add(1), 36) }
+
 // metricsBacklog records counts without making the caller wait on the
 // metrics store (Redis): a count that could not be recorded is kept and
 // recorded again, in order, once the store answers, so that the counters
-// are right after an outage. Counts kept are lost if the process dies.
+// are right after an outage. A count whose reply was lost is retried on
+// its lane and so counted once (ports.Op). Counts kept are lost if the
+// process dies.
 type metricsBacklog struct {
-	m   ports.MetricsRecorder
-	log *slog.Logger
+	m     ports.MetricsRecorder
+	log   *slog.Logger
+	lanes *opLanes
 
 	mu      sync.Mutex
 	pending []deferredCount
@@ -30,31 +78,41 @@ type deferredCount struct {
 	site  string
 	kind  ports.MetricKind
 	bytes int64
+	op    ports.Op // set when the count is first sent; kept for its retries
+}
+
+// newMetricsBacklog returns a backlog in front of m, with lanes for
+// recordConcurrency counts at once.
+func newMetricsBacklog(m ports.MetricsRecorder, log *slog.Logger) *metricsBacklog {
+	return &metricsBacklog{m: m, log: log, lanes: newOpLanes(recordConcurrency + 1)}
 }
 
 // record counts one operation; a nil backlog or store records nothing.
 // While counts are kept, new ones join them without a call to the store,
 // so an outage costs the caller at most one failed call (recordAll: one
 // round of concurrent calls).
-func (b *metricsBacklog) record(ctx context.Context, site string, kind ports.MetricKind, bytes int64) {
+func (b *metricsBacklog) record(ctx context.Context, c deferredCount) {
 	if b == nil || b.m == nil {
 		return
 	}
-	c := deferredCount{site, kind, bytes}
 	b.mu.Lock()
 	if !b.running {
 		b.mu.Unlock()
-		err := b.m.Record(ctx, site, kind, bytes)
+		c.op = ports.Op{Lane: b.lanes.take(), ID: b.lanes.nextID()}
+		err := b.m.Record(ctx, c.site, c.kind, c.bytes, c.op)
 		if err == nil || ctx.Err() != nil {
+			b.lanes.put(c.op.Lane)
 			return
 		}
-		b.log.WarnContext(ctx, "metrics store unavailable: counting later", "site", site, "kind", kind, "err", err)
+		// The store may have counted it before the reply was lost: the
+		// lane stays with the count until its retry is recorded.
+		b.log.WarnContext(ctx, "metrics store unavailable: counting later", "site", c.site, "kind", c.kind, "err", err)
 		b.mu.Lock()
 	}
 	defer b.mu.Unlock()
 	if len(b.pending) >= maxDeferredCounts {
-		b.log.ErrorContext(ctx, "metrics store unavailable too long: a count is dropped", "site", site, "kind", kind)
-		return
+		b.log.ErrorContext(ctx, "metrics store unavailable too long: a count is dropped", "site", c.site, "kind", c.kind)
+		return // its lane, if it has one, is not reused: it may hold the count
 	}
 	b.pending = append(b.pending, c)
 	if !b.running {
@@ -81,13 +139,14 @@ func (b *metricsBacklog) recordAll(ctx context.Context, counts []deferredCount) 
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			b.record(ctx, c.site, c.kind, c.bytes)
+			b.record(ctx, c)
 		})
 	}
 	wg.Wait()
 }
 
-// drain records the kept counts, oldest first, retrying every second.
+// drain records the kept counts, oldest first, retrying every second, each
+// on its lane (a count kept without being sent takes one here).
 func (b *metricsBacklog) drain(ctx context.Context) {
 	for {
 		b.mu.Lock()
@@ -96,12 +155,16 @@ func (b *metricsBacklog) drain(ctx context.Context) {
 			b.mu.Unlock()
 			return
 		}
+		if b.pending[0].op.ID == "" {
+			b.pending[0].op = ports.Op{Lane: b.lanes.take(), ID: b.lanes.nextID()}
+		}
 		c := b.pending[0]
 		b.mu.Unlock()
-		if err := b.m.Record(ctx, c.site, c.kind, c.bytes); err != nil {
+		if err := b.m.Record(ctx, c.site, c.kind, c.bytes, c.op); err != nil {
 			time.Sleep(time.Second)
 			continue
 		}
+		b.lanes.put(c.op.Lane)
 		b.mu.Lock()
 		b.pending = b.pending[1:]
 		b.mu.Unlock()

@@ -92,7 +92,7 @@ func (p *Populator) counts() *metricsBacklog {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.backlog == nil {
-		p.backlog = &metricsBacklog{m: p.Metrics, log: p.Log}
+		p.backlog = newMetricsBacklog(p.Metrics, p.Log)
 	}
 	return p.backlog
 }
@@ -249,7 +249,7 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 	p.Telemetry.populated(ctx, p.CheckpointName, sizes, events[len(events)-1].Time)
 	counts := make([]deferredCount, len(queued))
 	for i, q := range queued {
-		counts[i] = deferredCount{q.site, ports.MetricQueued, q.bytes}
+		counts[i] = deferredCount{site: q.site, kind: ports.MetricQueued, bytes: q.bytes}
 		p.Telemetry.entryPublished(ctx, q.site)
 		p.Telemetry.queuedFor(ctx, q.site, q.bytes)
 	}

@@ -47,16 +47,26 @@ func (f downFailures) Remove(ctx context.Context, e ports.FailedEntry) (bool, er
 	return f.FailureStore.Remove(ctx, e)
 }
 
+// downMetrics also loses the replies of its next `lose` counts: they are
+// counted, and the caller sees an error, as when Redis stops between the
+// two.
 type downMetrics struct {
 	*downable
 	ports.MetricsRecorder
+	lose *atomic.Int32
 }
 
-func (m downMetrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64) error {
+func (m downMetrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	return m.MetricsRecorder.Record(ctx, site, kind, bytes)
+	if err := m.MetricsRecorder.Record(ctx, site, kind, bytes, op); err != nil {
+		return err
+	}
+	if m.lose.Add(-1) >= 0 {
+		return errors.New("redis: connection reset by peer: reply lost")
+	}
+	return nil
 }
 
 // While Redis is down, outcomes still reach MongoDB, every one of them;
@@ -76,10 +86,11 @@ func TestStatusesAreWrittenWhileRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	redis := &downable{}
+	lose := &atomic.Int32{}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	const concurrency = 4
 	ap, err := app.NewStatusApplier(app.StatusApplierDeps{Subscriber: bus, Publisher: bus, Metadata: meta, Failures: downFailures{redis, failures},
-		Metrics: downMetrics{redis, metrics}, Topics: app.DefaultTopics, Log: log}, app.ReplicationConfig{Concurrency: concurrency})
+		Metrics: downMetrics{redis, metrics, lose}, Topics: app.DefaultTopics, Log: log}, app.ReplicationConfig{Concurrency: concurrency})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +155,7 @@ func TestStatusesAreWrittenWhileRedisIsDown(t *testing.T) {
 		t.Fatalf("counters moved while Redis was down: %+v", m)
 	}
 
+	lose.Store(6) // the first counts after the outage are in, their replies lost
 	redis.down.Store(false)
 	deadline = time.Now().Add(15 * time.Second)
 	for {
@@ -156,5 +168,11 @@ func TestStatusesAreWrittenWhileRedisIsDown(t *testing.T) {
 			t.Fatalf("after Redis came back: completed %d failed %d listed %d, want 30, 10, 10", m.Completed.Ops, m.Failed.Ops, len(page.Entries))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The retries of the counts whose replies were lost (50 ms later) count
+	// nothing more.
+	time.Sleep(500 * time.Millisecond)
+	if m, _ := metrics.Site(ctx, "site-a", time.Hour); m.Completed.Ops != 30 || m.Failed.Ops != 10 {
+		t.Fatalf("a count whose reply was lost was counted again: completed %d failed %d, want 30, 10", m.Completed.Ops, m.Failed.Ops)
 	}
 }

@@ -27,10 +27,21 @@ type SiteMetrics struct {
 	Pending                   Counts
 }
 
+// An Op names one count, so that a count retried after its reply was lost
+// (the store applied it, then went away) is counted once. Lane names a
+// sequence of Records made one at a time, by one worker of one process; ID
+// names the count within it. A Record whose ID is the last one its Lane
+// recorded counts nothing; the zero Op is always counted. A count that
+// failed must be retried on its lane before the lane records another.
+type Op struct {
+	Lane, ID string
+}
+
 // MetricsRecorder counts replication work per site, shared by all processes.
 type MetricsRecorder interface {
-	// Record adds one operation of bytes to kind at site.
-	Record(ctx context.Context, site string, kind MetricKind, bytes int64) error
+	// Record adds one operation of bytes to kind at site, once per op
+	// (see Op).
+	Record(ctx context.Context, site string, kind MetricKind, bytes int64, op Op) error
 	// Site returns site's counts over the window ending now.
 	Site(ctx context.Context, site string, window time.Duration) (SiteMetrics, error)
 }

@@ -54,6 +54,7 @@ type Metrics struct {
 	cfg   MetricsConfig
 	mu    sync.Mutex
 	sites map[string]*siteCounts
+	lanes map[string]string // the last op ID each lane recorded
 }
 
 type siteCounts struct {
@@ -77,7 +78,7 @@ func NewMetrics(cfg MetricsConfig) (*Metrics, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Metrics{cfg: cfg, sites: map[string]*siteCounts{}}, nil
+	return &Metrics{cfg: cfg, sites: map[string]*siteCounts{}, lanes: map[string]string{}}, nil
 }
 
 func kindIndex(k ports.MetricKind) (int, bool) {
@@ -98,8 +99,8 @@ func (m *Metrics) bucketStart(t time.Time) int64 {
 	return ns - ((ns%iv)+iv)%iv
 }
 
-// Record adds one operation of bytes to kind at site.
-func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64) error {
+// Record adds one operation of bytes to kind at site, once per op.
+func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -113,6 +114,12 @@ func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind
 	now := m.cfg.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if op.ID != "" {
+		if m.lanes[op.Lane] == op.ID {
+			return nil
+		}
+		m.lanes[op.Lane] = op.ID
+	}
 	s := m.sites[site]
 	if s == nil {
 		s = &siteCounts{buckets: map[int64]*[3]ports.Counts{}}

@@ -32,9 +32,19 @@ var metricNames = map[ports.MetricKind][2]string{
 // at zero then left pending too high forever (the e2e suite saw 2 to 4 left
 // over per 2,000 entries).
 //
-// KEYS: ops bucket, bytes bucket, ops pending, bytes pending.
-// ARGV: bytes, expiry in ms, "1" for queued work else "-1".
+// An op's lane keeps the ID it last recorded, in the same script, so a
+// count retried after a lost reply is seen as done (ports.Op).
+//
+// KEYS: ops bucket, bytes bucket, ops pending, bytes pending, op lane.
+// ARGV: bytes, expiry in ms, "1" for queued work else "-1", op ID ("" for
+// none).
 var recordScript = redis.NewScript(`
+if ARGV[4] ~= "" then
+	if redis.call("GET", KEYS[5]) == ARGV[4] then
+		return 0
+	end
+	redis.call("SET", KEYS[5], ARGV[4], "PX", ARGV[2])
+end
 redis.call("INCRBY", KEYS[1], 1)
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
 redis.call("INCRBY", KEYS[2], ARGV[1])
@@ -54,7 +64,8 @@ return 1`)
 // 5 minutes) expiring Config.MetricsExpiry after their last write, named
 // ops/bytes (queued), opsdone/bytesdone (completed), opsfail/bytesfail
 // (failed), and `<site>:bb:crr:opspending` / `bytespending` without
-// expiry.
+// expiry. Each op lane is a key `bb:crr:oplane:<lane>` holding the ID it
+// last recorded, expiring with the buckets.
 type Metrics struct{ s *Store }
 
 var _ ports.MetricsRecorder = (*Metrics)(nil)
@@ -77,9 +88,9 @@ func normalize(ms int64) int64 {
 	return ms - ms%step
 }
 
-// Record adds one operation of bytes to kind at site, atomically (one
-// script).
-func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64) error {
+// Record adds one operation of bytes to kind at site once per op,
+// atomically (one script).
+func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
 	names, ok := metricNames[kind]
 	if !ok {
 		return fmt.Errorf("redisstore: record metric: unknown kind %q", kind)
@@ -95,8 +106,9 @@ func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind
 	keys := []string{
 		m.bucketKey(site, names[0], bucket), m.bucketKey(site, names[1], bucket),
 		m.pendingKey(site, "ops"), m.pendingKey(site, "bytes"),
+		m.s.key("bb:crr:oplane:" + op.Lane),
 	}
-	err := recordScript.Run(ctx, m.s.rdb, keys, bytes, m.s.cfg.MetricsExpiry.Milliseconds(), dir).Err()
+	err := recordScript.Run(ctx, m.s.rdb, keys, bytes, m.s.cfg.MetricsExpiry.Milliseconds(), dir, op.ID).Err()
 	if err != nil {
 		return fmt.Errorf("redisstore: record %s of %d bytes at %s: %w", kind, bytes, site, err)
 	}

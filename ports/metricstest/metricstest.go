@@ -36,6 +36,7 @@ func Run(t *testing.T, newRecorder func(t *testing.T) ports.MetricsRecorder) {
 		{Name: "NewSiteIsZero", Fn: testNewSite},
 		{Name: "SitesAreIndependent", Fn: testSitesIndependent},
 		{Name: "ConcurrentRecordsCountExactly", Fn: testConcurrent},
+		{Name: "RetriedOpCountsOnce", Fn: testRetriedOp},
 	})
 }
 
@@ -46,7 +47,7 @@ func unique(prefix string) string { return shared.Unique(prefix) }
 func record(t *testing.T, r ports.MetricsRecorder, site string, kind ports.MetricKind, bytes int64, times int) {
 	t.Helper()
 	for range times {
-		if err := r.Record(ctxFor(t), site, kind, bytes); err != nil {
+		if err := r.Record(ctxFor(t), site, kind, bytes, ports.Op{}); err != nil {
 			t.Fatalf("Record(%s, %s, %d): %v", site, kind, bytes, err)
 		}
 	}
@@ -113,6 +114,32 @@ func testPendingNotNegative(t *testing.T, r ports.MetricsRecorder) {
 	}
 }
 
+// testRetriedOp records counts again as a caller does after a lost reply:
+// an op its lane recorded last counts nothing; another ID on the lane, the
+// same ID on another lane, and the zero Op count.
+func testRetriedOp(t *testing.T, r ports.MetricsRecorder) {
+	site, lane, other := unique("site"), unique("lane"), unique("lane")
+	rec := func(kind ports.MetricKind, op ports.Op) {
+		t.Helper()
+		if err := r.Record(ctxFor(t), site, kind, 10, op); err != nil {
+			t.Fatalf("Record(%s, %+v): %v", kind, op, err)
+		}
+	}
+	rec(ports.MetricQueued, ports.Op{Lane: lane, ID: "1"})
+	rec(ports.MetricQueued, ports.Op{Lane: lane, ID: "1"})  // retried: counted once
+	rec(ports.MetricQueued, ports.Op{Lane: lane, ID: "2"})  // the lane's next op
+	rec(ports.MetricQueued, ports.Op{Lane: other, ID: "2"}) // another lane's op
+	rec(ports.MetricCompleted, ports.Op{Lane: lane, ID: "3"})
+	rec(ports.MetricCompleted, ports.Op{Lane: lane, ID: "3"})
+	rec(ports.MetricQueued, ports.Op{})
+	rec(ports.MetricQueued, ports.Op{})
+	wantSite(t, r, site, ports.SiteMetrics{
+		Queued:    ports.Counts{Ops: 5, Bytes: 50},
+		Completed: ports.Counts{Ops: 1, Bytes: 10},
+		Pending:   ports.Counts{Ops: 4, Bytes: 40},
+	})
+}
+
 func testNewSite(t *testing.T, r ports.MetricsRecorder) {
 	wantSite(t, r, unique("site"), ports.SiteMetrics{})
 }
@@ -144,7 +171,7 @@ func testConcurrent(t *testing.T, r ports.MetricsRecorder) {
 				case 4:
 					kind = ports.MetricFailed
 				}
-				if err := r.Record(ctx, site, kind, int64(g+1)); err != nil {
+				if err := r.Record(ctx, site, kind, int64(g+1), ports.Op{}); err != nil {
 					errs <- err
 					return
 				}
