@@ -48,12 +48,7 @@ func (c *Client) putMultipart(ctx context.Context, o object, body io.Reader) (st
 	uploadID := aws.ToString(mpu.UploadId)
 	vid, err := c.uploadParts(ctx, o, uploadID, body)
 	if err != nil {
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-		defer cancel()
-		_, aerr := c.s3.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-			Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID),
-		})
-		if aerr != nil && !isNotFound(aerr) {
+		if aerr := c.abortUpload(ctx, o, uploadID); aerr != nil {
 			// The upload's parts stay until a lifecycle rule removes them.
 			err = errors.Join(err, fmt.Errorf("abort multipart upload %s: %w", uploadID, aerr))
 		}
@@ -62,14 +57,78 @@ func (c *Client) putMultipart(ctx context.Context, o object, body io.Reader) (st
 	return vid, nil
 }
 
+// partGrace is how long the parts in flight of a failed or cancelled
+// copy have to end before they are cut off.
+const partGrace = 10 * time.Second
+
+// abortAttempts bounds the aborts of one upload: S3 says a part still in
+// flight at the site may land after an abort, and so may need another
+// (versitygw then shows the upload again, found by the cancel test).
+const abortAttempts = 5
+
+// abortUpload aborts upload uploadID, even when ctx has ended, until
+// ListParts no longer finds it: again after an error (the site removing
+// the upload while a part is stored fails), and again while a part cut off
+// after partGrace still lands.
+func (c *Client) abortUpload(ctx context.Context, o object, uploadID string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	var err error
+	for attempt := 1; attempt <= abortAttempts; attempt++ {
+		if attempt > 1 {
+			select {
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			}
+		}
+		_, err = c.s3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID),
+		})
+		if err != nil && !isNotFound(err) {
+			continue
+		}
+		_, err = c.s3.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(o.bucket), Key: aws.String(o.key), UploadId: aws.String(uploadID), MaxParts: aws.Int32(1),
+		})
+		if isNotFound(err) {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("the upload is still listed")
+		}
+	}
+	return fmt.Errorf("after %d attempts: %w", abortAttempts, err)
+}
+
 // uploadParts sends the parts of upload uploadID and completes it.
 func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, body io.Reader) (string, error) {
 	partSize, inFlight := c.cfg.partPlan(o.size)
 	nParts := int((o.size + partSize - 1) / partSize)
 	parts := make([]types.CompletedPart, nParts)
 
+	// ctx ends, with its cause, when the copy fails or is cancelled: no
+	// part starts after that. The parts in flight are not cut off with it:
+	// a part the site has received but not yet stored lands after the
+	// abort and brings the upload back (S3 says so of aborts; versitygw
+	// does it). They get partGrace to end, then are cut off.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	partCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
+	sent := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-sent:
+			return
+		}
+		select {
+		case <-time.After(partGrace):
+			cutOff()
+		case <-sent:
+		}
+	}()
 	buffers := c.newPartBuffers(partSize, inFlight)
 	defer buffers.release()
 	// The MD5 of the whole object, to check against the source's, is
@@ -106,7 +165,7 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 		num := int32(i + 1)
 		wg.Go(func() {
 			defer release()
-			etag, crc, err := c.uploadPart(ctx, o, uploadID, num, data)
+			etag, crc, err := c.uploadPart(partCtx, o, uploadID, num, data)
 			if err != nil {
 				cancel(fmt.Errorf("upload part %d of %d of %s/%s: %w", num, nParts, o.bucket, o.key, err))
 				return
@@ -118,6 +177,7 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 		})
 	}
 	wg.Wait()
+	close(sent)
 	sum := whole.sum()
 	if err := context.Cause(ctx); err != nil {
 		return "", err
