@@ -3,83 +3,33 @@ package apiclient
 import (
 	"context"
 	"net/http"
-	"time"
+
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 )
 
-// BackfillRequest starts a backfill job (POST /_/backfill).
-type BackfillRequest struct {
-	Bucket        string   `json:"bucket"`
-	Prefix        string   `json:"prefix,omitempty"`
-	Sites         []string `json:"sites,omitempty"`
-	IncludeFailed bool     `json:"includeFailed,omitempty"`
-	DryRun        bool     `json:"dryRun,omitempty"`
-	// Rate bounds the versions queued per second; 0 is unbounded.
-	Rate float64 `json:"rate,omitempty"`
-}
+// The backfill routes' JSON (package apiwire).
+type (
+	// BackfillRequest starts a backfill job (POST /_/backfill).
+	BackfillRequest = apiwire.BackfillRequest
+	// SiteCount is what a job queued for one site.
+	SiteCount = apiwire.SiteCount
+	// VersionRef names one object version.
+	VersionRef = apiwire.VersionRef
+	// BackfillJob is a backfill job and its progress.
+	BackfillJob = apiwire.BackfillJob
+)
 
-// SiteCount is what a job queued for one site.
-type SiteCount struct {
-	Versions int64 `json:"versions"`
-	Bytes    int64 `json:"bytes"`
-}
-
-// VersionRef names one object version.
-type VersionRef struct {
-	Key       string `json:"key"`
-	VersionID string `json:"versionId"`
-}
-
-// BackfillJob is a backfill job and its progress.
-type BackfillJob struct {
-	ID             string               `json:"id"`
-	Kind           string               `json:"kind"`
-	Bucket         string               `json:"bucket"`
-	Prefix         string               `json:"prefix"`
-	Sites          []string             `json:"sites"`
-	IncludeFailed  bool                 `json:"includeFailed"`
-	IncludePending bool                 `json:"includePending"`
-	ModifiedSince  string               `json:"modifiedSince,omitempty"`
-	DryRun         bool                 `json:"dryRun"`
-	Rate           float64              `json:"rate"`
-	State          string               `json:"state"`
-	Scanned        int64                `json:"scanned"`
-	Total          int64                `json:"total"`
-	Progress       float64              `json:"progress"`
-	Queued         int64                `json:"queued"`
-	Skipped        map[string]int64     `json:"skipped"`
-	BytesQueued    int64                `json:"bytesQueued"`
-	PerSite        map[string]SiteCount `json:"perSite"`
-	StartedAt      time.Time            `json:"startedAt"`
-	UpdatedAt      time.Time            `json:"updatedAt"`
-	Error          string               `json:"error"`
-	Checkpoint     *VersionRef          `json:"checkpoint,omitempty"`
-}
-
-// Backfill job states.
+// Job states (of backfill and verify jobs).
 const (
-	JobRunning   = "running"
-	JobDone      = "done"
-	JobCancelled = "cancelled"
-	JobFailed    = "failed"
+	JobRunning   = apiwire.JobRunning
+	JobDone      = apiwire.JobDone
+	JobCancelled = apiwire.JobCancelled
+	JobFailed    = apiwire.JobFailed
 )
-
-// Finished reports whether the job ended.
-func (j BackfillJob) Finished() bool { return j.State != JobRunning && j.State != "" }
-
-// SkippedTotal is the number of versions skipped, all reasons together.
-func (j BackfillJob) SkippedTotal() int64 {
-	var n int64
-	for _, v := range j.Skipped {
-		n += v
-	}
-	return n
-}
 
 // StartBackfill starts a job and returns its id.
 func (c *Client) StartBackfill(ctx context.Context, req BackfillRequest) (string, error) {
-	var out struct {
-		ID string `json:"id"`
-	}
+	var out apiwire.JobStarted
 	_, err := c.do(ctx, http.MethodPost, "/_/backfill", nil, req, &out)
 	return out.ID, err
 }

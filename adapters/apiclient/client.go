@@ -1,6 +1,9 @@
 // Package apiclient is a Go client of the operator API served by package
 // httpapi (`backbeat api`). It also works against upstream Zenko
 // Backbeat's API for the routes they share. `backbeat ctl` uses it.
+//
+// Its request and answer types are package apiwire's, which the server
+// encodes too, under the names this package has always given them.
 package apiclient
 
 import (

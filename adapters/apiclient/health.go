@@ -3,6 +3,8 @@ package apiclient
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 )
 
 // Health is the healthcheck's answer: upstream's keys (topics,
@@ -21,29 +23,15 @@ type Health struct {
 	InternalConnections map[string]ServiceHealth `json:"-"`
 }
 
-// ServiceHealth is one backing service's health.
-type ServiceHealth struct {
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-	// Details are zookeeper's (the service uses none, and says so).
-	Details map[string]any `json:"details,omitempty"`
-}
-
-// TopicHealth is one bus topic.
-type TopicHealth struct {
-	Name       string            `json:"name"`
-	Partitions []PartitionHealth `json:"partitions"`
-	Error      string            `json:"error,omitempty"`
-}
-
-// PartitionHealth is one partition's leader and replicas, by broker id.
-type PartitionHealth struct {
-	ID       int32   `json:"id"`
-	Leader   int32   `json:"leader"`
-	Replicas []int32 `json:"replicas"`
-	ISRs     []int32 `json:"isrs"`
-	Error    string  `json:"error,omitempty"`
-}
+// The healthcheck's parts (package apiwire).
+type (
+	// ServiceHealth is one backing service's health.
+	ServiceHealth = apiwire.ServiceHealth
+	// TopicHealth is one bus topic.
+	TopicHealth = apiwire.TopicHealth
+	// PartitionHealth is one partition's leader and replicas, by broker id.
+	PartitionHealth = apiwire.PartitionHealth
+)
 
 // healthJSON is Health as sent: isrHealth is a string among objects.
 type healthJSON struct {

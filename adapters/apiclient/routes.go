@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 )
 
 // Health returns the health of every backing service. An unhealthy
@@ -81,27 +83,22 @@ func (n Number) Int64() int64 {
 	return int64(n.Float64())
 }
 
-// Results are a metric's operations (count) and bytes (size).
-type Results struct {
-	Count Number `json:"count"`
-	Size  Number `json:"size"`
-}
-
-// Metric is one metric with its description.
-type Metric struct {
-	Description string  `json:"description"`
-	Results     Results `json:"results"`
-}
-
-// SiteMetrics are the metrics of a site (or of all sites); a metric not
-// asked for is nil.
-type SiteMetrics struct {
-	Backlog     *Metric `json:"backlog,omitempty"`
-	Completions *Metric `json:"completions,omitempty"`
-	Failures    *Metric `json:"failures,omitempty"`
-	Throughput  *Metric `json:"throughput,omitempty"`
-	Pending     *Metric `json:"pending,omitempty"`
-}
+// The metrics routes' JSON (package apiwire), with every value a Number:
+// upstream and this API write counts as numbers and throughputs as strings.
+type (
+	// Results are a metric's operations (count) and bytes (size).
+	Results = apiwire.Results[Number]
+	// Metric is one metric with its description.
+	Metric = apiwire.Metric[Number]
+	// SiteMetrics are the metrics of a site (or of all sites); a metric not
+	// asked for is nil.
+	SiteMetrics = apiwire.SiteMetrics[Number, Number]
+	// ObjectProgress is the replication progress of one version to one site.
+	ObjectProgress = apiwire.ObjectProgress
+	// ObjectThroughput is the replication throughput of one version to one
+	// site, in bytes per second.
+	ObjectThroughput = apiwire.ObjectThroughput
+)
 
 // SiteMetrics returns every metric of site ("" or "all" for all sites).
 func (c *Client) SiteMetrics(ctx context.Context, site string) (SiteMetrics, error) {
@@ -118,27 +115,12 @@ func (c *Client) SiteMetric(ctx context.Context, site, typ string) (SiteMetrics,
 	return m, err
 }
 
-// ObjectProgress is the replication progress of one version to one site.
-type ObjectProgress struct {
-	Description string `json:"description"`
-	Pending     int64  `json:"pending"`
-	Completed   int64  `json:"completed"`
-	Progress    string `json:"progress"`
-}
-
 // ObjectProgress returns the progress of bucket/key versionID at site.
 func (c *Client) ObjectProgress(ctx context.Context, site, bucket, key, versionID string) (ObjectProgress, error) {
 	var p ObjectProgress
 	path := "/_/metrics/crr/" + segment(site) + "/progress/" + segment(bucket) + "/" + keyPath(key)
 	_, err := c.do(ctx, http.MethodGet, path, url.Values{"versionId": {versionID}}, nil, &p)
 	return p, err
-}
-
-// ObjectThroughput is the replication throughput of one version to one
-// site, in bytes per second.
-type ObjectThroughput struct {
-	Description string `json:"description"`
-	Throughput  string `json:"throughput"`
 }
 
 // ObjectThroughput returns the throughput of bucket/key versionID at site.
@@ -149,28 +131,18 @@ func (c *Client) ObjectThroughput(ctx context.Context, site, bucket, key, versio
 	return t, err
 }
 
-// FailedVersion is a version that failed to replicate to a site
-// (StorageClass).
-type FailedVersion struct {
-	Bucket       string `json:"Bucket"`
-	Key          string `json:"Key"`
-	VersionID    string `json:"VersionId"`
-	StorageClass string `json:"StorageClass"`
-	Size         int64  `json:"Size"`
-	LastModified string `json:"LastModified"`
-	// FailedAt (when the entry was listed) and Reason (why the site's copy
-	// failed) are this service's additions to upstream's listing.
-	FailedAt string `json:"FailedAt,omitempty"`
-	Reason   string `json:"Reason,omitempty"`
-}
-
-// FailedPage is one page of failed versions.
-type FailedPage struct {
-	IsTruncated bool `json:"IsTruncated"`
-	// NextMarker, when IsTruncated, resumes the listing.
-	NextMarker *int64          `json:"NextMarker,omitempty"`
-	Versions   []FailedVersion `json:"Versions"`
-}
+// The failed-version routes' JSON (package apiwire).
+type (
+	// FailedVersion is a version that failed to replicate to a site
+	// (StorageClass).
+	FailedVersion = apiwire.FailedVersion
+	// FailedPage is one page of failed versions.
+	FailedPage = apiwire.FailedPage
+	// RetryEntry names a failed version to retry for a site (StorageClass).
+	RetryEntry = apiwire.RetryEntry
+	// RetriedVersion is a version queued again for replication.
+	RetriedVersion = apiwire.RetriedVersion
+)
 
 // ListFailed returns one page (up to 100) of the versions that failed to
 // replicate to site, newest first, from marker (0: from now).
@@ -190,27 +162,6 @@ func (c *Client) FailedVersion(ctx context.Context, bucket, key, versionID strin
 	path := "/_/crr/failed/" + segment(bucket) + "/" + keyPath(key)
 	_, err := c.do(ctx, http.MethodGet, path, url.Values{"versionId": {versionID}}, nil, &p)
 	return p, err
-}
-
-// RetryEntry names a failed version to retry for a site (StorageClass).
-type RetryEntry struct {
-	Bucket       string `json:"Bucket"`
-	Key          string `json:"Key"`
-	VersionID    string `json:"VersionId"`
-	StorageClass string `json:"StorageClass"`
-	// ForceRetry retries even if the version is not listed as failed.
-	ForceRetry bool `json:"ForceRetry,omitempty"`
-}
-
-// RetriedVersion is a version queued again for replication.
-type RetriedVersion struct {
-	Bucket            string `json:"Bucket"`
-	Key               string `json:"Key"`
-	VersionID         string `json:"VersionId"`
-	StorageClass      string `json:"StorageClass"`
-	Size              int64  `json:"Size"`
-	LastModified      string `json:"LastModified"`
-	ReplicationStatus string `json:"ReplicationStatus"`
 }
 
 // Retry queues entries again. Entries the API did not retry (not listed as

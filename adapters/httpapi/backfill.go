@@ -1,15 +1,13 @@
 package httpapi
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -25,40 +23,14 @@ const (
 	errBackfillUnavailable = "backfill jobs are not available in this process"
 )
 
-// backfillJob is the JSON of a job, as GET /_/backfill/<id> answers it.
-type backfillJob struct {
-	ID             string                      `json:"id"`
-	Kind           string                      `json:"kind"`
-	Bucket         string                      `json:"bucket"`
-	Prefix         string                      `json:"prefix"`
-	Sites          []string                    `json:"sites"`
-	IncludeFailed  bool                        `json:"includeFailed"`
-	IncludePending bool                        `json:"includePending"`
-	ModifiedSince  string                      `json:"modifiedSince,omitempty"`
-	DryRun         bool                        `json:"dryRun"`
-	Rate           float64                     `json:"rate"`
-	State          string                      `json:"state"`
-	Scanned        int64                       `json:"scanned"`
-	Total          int64                       `json:"total"`
-	Progress       float64                     `json:"progress"`
-	Queued         int64                       `json:"queued"`
-	Skipped        map[string]int64            `json:"skipped"`
-	BytesQueued    int64                       `json:"bytesQueued"`
-	PerSite        map[string]domain.SiteCount `json:"perSite"`
-	StartedAt      string                      `json:"startedAt"`
-	UpdatedAt      string                      `json:"updatedAt"`
-	Error          string                      `json:"error"`
-	Checkpoint     *domain.VersionRef          `json:"checkpoint,omitempty"`
-}
-
-func toBackfillJob(j domain.Job) backfillJob {
-	out := backfillJob{
+// toBackfillJob is a backfill job as GET /_/backfill/<id> answers it.
+func toBackfillJob(j domain.Job) apiwire.BackfillJob {
+	out := apiwire.BackfillJob{
 		ID: j.ID, Kind: string(j.Kind), Bucket: j.Bucket, Prefix: j.Prefix, Sites: j.Sites,
 		IncludeFailed: j.IncludeFailed, IncludePending: j.IncludePending, DryRun: j.DryRun, Rate: j.Rate, State: string(j.State),
 		Scanned: j.Scanned, Total: j.Total, Progress: math.Round(j.Progress()*10000) / 10000,
-		Queued: j.Queued, Skipped: map[string]int64{}, BytesQueued: j.BytesQueued, PerSite: map[string]domain.SiteCount{},
-		StartedAt: j.StartedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: j.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		Error: j.Error,
+		Queued: j.Queued, Skipped: map[string]int64{}, BytesQueued: j.BytesQueued, PerSite: map[string]apiwire.SiteCount{},
+		StartedAt: j.StartedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(), Error: j.Error,
 	}
 	if out.Sites == nil {
 		out.Sites = []string{}
@@ -70,25 +42,13 @@ func toBackfillJob(j domain.Job) backfillJob {
 		out.Skipped[string(r)] = n
 	}
 	for s, c := range j.PerSite {
-		out.PerSite[s] = c
+		out.PerSite[s] = apiwire.SiteCount(c)
 	}
 	if !j.Checkpoint.IsZero() {
-		c := j.Checkpoint
+		c := apiwire.VersionRef(j.Checkpoint)
 		out.Checkpoint = &c
 	}
 	return out
-}
-
-// backfillRequest is the body of POST /_/backfill.
-type backfillRequest struct {
-	Bucket         string    `json:"bucket"`
-	Prefix         string    `json:"prefix"`
-	Sites          []string  `json:"sites"`
-	IncludeFailed  bool      `json:"includeFailed"`
-	IncludePending bool      `json:"includePending"`
-	ModifiedSince  time.Time `json:"modifiedSince"`
-	DryRun         bool      `json:"dryRun"`
-	Rate           float64   `json:"rate"`
 }
 
 func (a *api) backfillService() (*app.BackfillService, error) {
@@ -127,45 +87,22 @@ func (a *api) startBackfill(w http.ResponseWriter, r *http.Request, _ params) er
 		return fmt.Errorf("start backfill: %w", err)
 	}
 	a.log.Info("backfill started", "job", job.ID, "bucket", job.Bucket, "prefix", job.Prefix, "sites", job.Sites, "dryRun", job.DryRun)
-	return writeJSON(w, http.StatusOK, map[string]string{"id": job.ID})
+	return writeJSON(w, http.StatusOK, apiwire.JobStarted{ID: job.ID})
 }
 
 // parseBackfillBody checks the body's shape, reporting every problem.
-func parseBackfillBody(body []byte) (backfillRequest, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return backfillRequest{}, errMalformed(`body must be a JSON object such as {"bucket": "photos"}`)
-	}
-	var req backfillRequest
-	var problems []string
-	field := func(name string, dst any, what string) bool {
-		v, ok := raw[name]
-		if !ok || string(v) == "null" {
-			return true
+func parseBackfillBody(body []byte) (apiwire.BackfillRequest, error) {
+	return parseObject(body, func(o *objectBody, req *apiwire.BackfillRequest) {
+		o.jobScope(&req.Bucket, &req.Prefix, &req.Sites)
+		o.field("includeFailed", &req.IncludeFailed, "a boolean")
+		o.field("includePending", &req.IncludePending, "a boolean")
+		o.field("modifiedSince", &req.ModifiedSince, "an RFC 3339 time")
+		o.field("dryRun", &req.DryRun, "a boolean")
+		o.field("rate", &req.Rate, "a number of versions per second")
+		if req.Rate < 0 {
+			o.problem("rate must not be negative (0: unbounded)")
 		}
-		if err := json.NewDecoder(bytes.NewReader(v)).Decode(dst); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", name, what))
-			return false
-		}
-		return true
-	}
-	if field("bucket", &req.Bucket, "a string") && req.Bucket == "" {
-		problems = append(problems, "bucket is required")
-	}
-	field("prefix", &req.Prefix, "a string")
-	field("sites", &req.Sites, "an array of site names")
-	field("includeFailed", &req.IncludeFailed, "a boolean")
-	field("includePending", &req.IncludePending, "a boolean")
-	field("modifiedSince", &req.ModifiedSince, "an RFC 3339 time")
-	field("dryRun", &req.DryRun, "a boolean")
-	field("rate", &req.Rate, "a number of versions per second")
-	if req.Rate < 0 {
-		problems = append(problems, "rate must not be negative (0: unbounded)")
-	}
-	if len(problems) > 0 {
-		return backfillRequest{}, errMalformed("%s", strings.Join(problems, "; "))
-	}
-	return req, nil
+	})
 }
 
 // listBackfills answers GET /_/backfill: every backfill job, newest first.
@@ -178,7 +115,7 @@ func (a *api) listBackfills(w http.ResponseWriter, r *http.Request, _ params) er
 	if err != nil {
 		return fmt.Errorf("list backfill jobs: %w", err)
 	}
-	out := make([]backfillJob, 0, len(jobs))
+	out := make([]apiwire.BackfillJob, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, toBackfillJob(j))
 	}

@@ -2,8 +2,9 @@
 // application's use cases (app.SiteService, app.FailedRetrier,
 // app.Operator for the queries that join the failure store, the metrics,
 // the metadata and the copy progress, app.BackfillService,
-// app.VerifyService). It parses requests and formats answers; it reaches
-// no port itself.
+// app.VerifyService). It parses requests and formats answers, in the JSON
+// types of package apiwire, which apiclient decodes; it reaches no port
+// itself.
 //
 // Its routes, query parameters, JSON shapes and error bodies follow upstream
 // Zenko Backbeat's API (lib/api/ in scality/backbeat) so that tooling written

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -19,27 +20,6 @@ import (
 // MaxRetryEntries bounds the entries of one retry request, so that one
 // request cannot hold the API for long.
 const MaxRetryEntries = 1000
-
-// failedVersion is one entry of a failed listing.
-type failedVersion struct {
-	Bucket       string `json:"Bucket"`
-	Key          string `json:"Key"`
-	VersionID    string `json:"VersionId"`
-	StorageClass string `json:"StorageClass"`
-	Size         int64  `json:"Size"`
-	LastModified string `json:"LastModified"`
-	// FailedAt and Reason are ours, not upstream's: when the entry was
-	// listed, and why the site's copy failed (its replicationInfo).
-	FailedAt string `json:"FailedAt,omitempty"`
-	Reason   string `json:"Reason,omitempty"`
-}
-
-// failedPage is the body of the failed listings.
-type failedPage struct {
-	IsTruncated bool            `json:"IsTruncated"`
-	NextMarker  *int64          `json:"NextMarker,omitempty"`
-	Versions    []failedVersion `json:"Versions"`
-}
 
 // isoTime formats a time as JavaScript's Date.toISOString does.
 func isoTime(t time.Time) string {
@@ -83,13 +63,13 @@ func (a *api) listFailed(w http.ResponseWriter, r *http.Request, _ params) error
 		marker = m
 	}
 	if site == "" || !slices.Contains(a.deps.Sites.Sites, site) {
-		return writeJSON(w, http.StatusOK, failedPage{Versions: []failedVersion{}})
+		return writeJSON(w, http.StatusOK, apiwire.FailedPage{Versions: []apiwire.FailedVersion{}})
 	}
 	versions, page, err := a.deps.Operator.FailedPage(r.Context(), site, marker, FailedPageSize)
 	if err != nil {
 		return err
 	}
-	body := failedPage{IsTruncated: page.Truncated, Versions: failedVersions(versions)}
+	body := apiwire.FailedPage{IsTruncated: page.Truncated, Versions: failedVersions(versions)}
 	if page.Truncated {
 		body.NextMarker = &page.NextMarker
 	}
@@ -108,34 +88,26 @@ func (a *api) failedVersion(w http.ResponseWriter, r *http.Request, p params) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, failedPage{Versions: failedVersions(versions)})
+	return writeJSON(w, http.StatusOK, apiwire.FailedPage{Versions: failedVersions(versions)})
 }
 
 // failedVersions writes the failed versions in the listings' shape.
-func failedVersions(vs []app.FailedVersion) []failedVersion {
-	out := make([]failedVersion, len(vs))
+func failedVersions(vs []app.FailedVersion) []apiwire.FailedVersion {
+	out := make([]apiwire.FailedVersion, len(vs))
 	for i, v := range vs {
-		out[i] = failedVersion{
-			Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StorageClass: v.Site,
-			Size: v.Size, LastModified: isoTime(v.LastModified), FailedAt: isoTime(v.FailedAt), Reason: v.Reason,
+		out[i] = apiwire.FailedVersion{
+			VersionEntry: apiwire.VersionEntry{
+				Bucket: v.Bucket, Key: v.Key, VersionID: v.VersionID, StorageClass: v.Site, Size: v.Size, LastModified: isoTime(v.LastModified),
+			},
+			FailedAt: isoTime(v.FailedAt), Reason: v.Reason,
 		}
 	}
 	return out
 }
 
-// retriedVersion is one entry of a retry's answer.
-type retriedVersion struct {
-	Bucket            string `json:"Bucket"`
-	Key               string `json:"Key"`
-	VersionID         string `json:"VersionId"`
-	StorageClass      string `json:"StorageClass"`
-	Size              int64  `json:"Size"`
-	LastModified      string `json:"LastModified"`
-	ReplicationStatus string `json:"ReplicationStatus"`
-}
-
 // retryFailed answers POST /_/crr/failed: the body is a JSON array of
-// {Bucket, Key, VersionId?, StorageClass, ForceRetry?}; the answer is the
+// {Bucket, Key, VersionId?, StorageClass, ForceRetry?} (apiwire.RetryEntry,
+// read member by member); the answer is the
 // array of entries re-queued. The body's shape is checked as a whole (400
 // for any entry that is not an object with the right types); then, as
 // upstream (lib/api/BackbeatAPI.js retryFailedCRR), each entry is judged
@@ -163,14 +135,17 @@ func (a *api) retryFailed(w http.ResponseWriter, r *http.Request, _ params) erro
 		reqs = append(reqs, req)
 	}
 	results := a.deps.Retrier.Retry(r.Context(), reqs)
-	out := make([]retriedVersion, 0, len(results))
+	out := make([]apiwire.RetriedVersion, 0, len(results))
 	var failed []string
 	for _, res := range results {
 		switch {
 		case res.Err == nil:
-			out = append(out, retriedVersion{
-				Bucket: res.Bucket, Key: res.Key, VersionID: res.VersionID, StorageClass: res.Site,
-				Size: res.Object.Size, LastModified: isoTime(res.Object.LastModified), ReplicationStatus: string(res.Status),
+			out = append(out, apiwire.RetriedVersion{
+				VersionEntry: apiwire.VersionEntry{
+					Bucket: res.Bucket, Key: res.Key, VersionID: res.VersionID, StorageClass: res.Site,
+					Size: res.Object.Size, LastModified: isoTime(res.Object.LastModified),
+				},
+				ReplicationStatus: string(res.Status),
 			})
 		case errors.Is(res.Err, app.ErrNotFailed), errors.Is(res.Err, app.ErrRetryInProgress),
 			errors.Is(res.Err, ports.ErrNotFound), errors.Is(res.Err, domain.ErrIllegalTransition):

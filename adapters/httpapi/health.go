@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 )
 
 //go:embed openapi.yaml
@@ -60,19 +62,16 @@ func (a *api) prometheus(w http.ResponseWriter, r *http.Request, _ params) error
 //     a probe needs only the status code. Partitions short of in-sync
 //     replicas make isrHealth error but, as upstream, not the status.
 type healthBody struct {
-	Topics              map[string]topicHealth `json:"topics"`
-	InternalConnections map[string]any         `json:"internalConnections"`
-	Status              string                 `json:"status"`
+	Topics              map[string]apiwire.TopicHealth `json:"topics"`
+	InternalConnections map[string]any                 `json:"internalConnections"`
+	Status              string                         `json:"status"`
 	// Roles is the state of this process's roles (Deps.Roles).
 	Roles map[string]any `json:"roles,omitempty"`
 }
 
-type serviceState struct {
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
-}
-
-// zookeeperState answers upstream's zookeeper entry.
+// zookeeperState answers upstream's zookeeper entry: a struct rather than
+// apiwire.ServiceHealth's Details map, so that name comes before
+// description, as upstream sends them.
 type zookeeperState struct {
 	Status  string           `json:"status"`
 	Details zookeeperDetails `json:"details"`
@@ -89,20 +88,6 @@ var noZookeeper = zookeeperState{Status: "ok", Details: zookeeperDetails{
 	Name:        "NOT_USED",
 	Description: "this service uses no ZooKeeper: checkpoints and leases live in MongoDB, site state in Redis (see the mongo and redis entries)",
 }}
-
-type topicHealth struct {
-	Name       string            `json:"name"`
-	Partitions []partitionHealth `json:"partitions"`
-	Error      string            `json:"error,omitempty"`
-}
-
-type partitionHealth struct {
-	ID       int32   `json:"id"`
-	Leader   int32   `json:"leader"`
-	Replicas []int32 `json:"replicas"`
-	ISRs     []int32 `json:"isrs"`
-	Error    string  `json:"error,omitempty"`
-}
 
 // BusTopic is one bus topic as Deps.Bus describes it.
 type BusTopic struct {
@@ -121,7 +106,7 @@ type BusPartition struct {
 }
 
 func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) error {
-	body := healthBody{Status: "ok", Topics: map[string]topicHealth{}, InternalConnections: map[string]any{"zookeeper": noZookeeper}}
+	body := healthBody{Status: "ok", Topics: map[string]apiwire.TopicHealth{}, InternalConnections: map[string]any{"zookeeper": noZookeeper}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	healthy, degraded := true, false
@@ -129,9 +114,9 @@ func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) erro
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(r.Context(), a.cfg.HealthTimeout)
 			defer cancel()
-			st := serviceState{Status: "ok"}
+			st := apiwire.ServiceHealth{Status: "ok"}
 			if err := safeCheck(ctx, check); err != nil {
-				st = serviceState{Status: "error", Error: err.Error()}
+				st = apiwire.ServiceHealth{Status: "error", Error: err.Error()}
 				if a.deps.Degradable[name] {
 					st.Status = "degraded"
 				}
@@ -157,11 +142,11 @@ func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) erro
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				body.InternalConnections["kafkaProducer"] = serviceState{Status: "error", Error: err.Error()}
+				body.InternalConnections["kafkaProducer"] = apiwire.ServiceHealth{Status: "error", Error: err.Error()}
 				healthy = false
 				return
 			}
-			body.InternalConnections["kafkaProducer"] = serviceState{Status: "ok"}
+			body.InternalConnections["kafkaProducer"] = apiwire.ServiceHealth{Status: "ok"}
 			ok, isr := a.describeTopics(topics, body.Topics)
 			healthy = healthy && ok
 			if isr != "" {
@@ -184,17 +169,17 @@ func (a *api) healthcheck(w http.ResponseWriter, r *http.Request, _ params) erro
 // a topic is unknown or a partition has no leader or no in-sync replica;
 // isr is upstream's isrHealth over the known topics ("" when none is
 // known, as upstream omits it then).
-func (a *api) describeTopics(topics []BusTopic, out map[string]topicHealth) (ok bool, isr string) {
+func (a *api) describeTopics(topics []BusTopic, out map[string]apiwire.TopicHealth) (ok bool, isr string) {
 	ok = true
 	for _, t := range topics {
-		th := topicHealth{Name: t.Name, Partitions: []partitionHealth{}}
+		th := apiwire.TopicHealth{Name: t.Name, Partitions: []apiwire.PartitionHealth{}}
 		if t.Err != nil {
 			th.Error, ok = t.Err.Error(), false
 		} else if isr == "" {
 			isr = "ok"
 		}
 		for _, p := range t.Partitions {
-			ph := partitionHealth{ID: p.ID, Leader: p.Leader, Replicas: orEmpty(p.Replicas), ISRs: orEmpty(p.ISRs)}
+			ph := apiwire.PartitionHealth{ID: p.ID, Leader: p.Leader, Replicas: orEmpty(p.Replicas), ISRs: orEmpty(p.ISRs)}
 			if p.Err != nil {
 				ph.Error = p.Err.Error()
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 )
 
 // Redis down degrades the service (metrics, failure listings and pause
@@ -22,9 +24,9 @@ func TestHealthcheckRedisDownIsDegraded(t *testing.T) {
 	}))
 	rec := f.do(http.MethodGet, "/_/healthcheck", nil)
 	body := decode[struct {
-		Status              string                    `json:"status"`
-		InternalConnections map[string]serviceState   `json:"internalConnections"`
-		Roles               map[string]map[string]any `json:"roles"`
+		Status              string                           `json:"status"`
+		InternalConnections map[string]apiwire.ServiceHealth `json:"internalConnections"`
+		Roles               map[string]map[string]any        `json:"roles"`
 	}](t, rec, http.StatusOK)
 	if body.Status != "degraded" || body.InternalConnections["redis"].Status != "degraded" || body.InternalConnections["mongo"].Status != "ok" {
 		t.Fatalf("Redis down: %s, want status degraded (200) with redis degraded and mongo ok", rec.Body)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
@@ -25,33 +26,15 @@ const (
 	descObjectThroughput = "Current throughput for object replication in bytes/sec (throughput)"
 )
 
-// countResult is a metric's results: operations and bytes.
-type countResult struct {
-	Count int64 `json:"count"`
-	Size  int64 `json:"size"`
-}
-
-// rateResult is throughput: per second, as strings with two decimals, as
-// upstream's toFixed(2).
-type rateResult struct {
-	Count string `json:"count"`
-	Size  string `json:"size"`
-}
-
-type metric[R any] struct {
-	Description string `json:"description"`
-	Results     R      `json:"results"`
-}
-
-// siteMetricsBody is the body of every site-level metrics route: one member
-// for one type, all five for "all", in upstream's order.
-type siteMetricsBody struct {
-	Backlog     *metric[countResult] `json:"backlog,omitempty"`
-	Completions *metric[countResult] `json:"completions,omitempty"`
-	Failures    *metric[countResult] `json:"failures,omitempty"`
-	Throughput  *metric[rateResult]  `json:"throughput,omitempty"`
-	Pending     *metric[countResult] `json:"pending,omitempty"`
-}
+// The server's metric values: counts as numbers, throughput per second as
+// strings with two decimals, as upstream's toFixed(2).
+type (
+	countResult = apiwire.Results[int64]
+	rateResult  = apiwire.Results[string]
+	// siteMetricsBody is the body of every site-level metrics route: one
+	// member for one type, all five for "all".
+	siteMetricsBody = apiwire.SiteMetrics[int64, string]
+)
 
 // siteMetrics answers /_/metrics/crr/<site>[/<type>]; <site> may be "all",
 // which sums every site.
@@ -79,16 +62,16 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 		secs := int64(a.cfg.MetricsWindow / time.Second)
 		if want("backlog") {
 			// Backlog is the pending counts, as upstream computes it now.
-			body.Backlog = &metric[countResult]{Description: descBacklog, Results: pending}
+			body.Backlog = &apiwire.Metric[int64]{Description: descBacklog, Results: pending}
 		}
 		if want("completions") {
-			body.Completions = &metric[countResult]{Description: fmt.Sprintf(descCompletions, secs), Results: counts(m.Completed)}
+			body.Completions = &apiwire.Metric[int64]{Description: fmt.Sprintf(descCompletions, secs), Results: counts(m.Completed)}
 		}
 		if want("failures") {
-			body.Failures = &metric[countResult]{Description: fmt.Sprintf(descFailures, secs), Results: counts(m.Failed)}
+			body.Failures = &apiwire.Metric[int64]{Description: fmt.Sprintf(descFailures, secs), Results: counts(m.Failed)}
 		}
 		if want("pending") {
-			body.Pending = &metric[countResult]{Description: descPending, Results: pending}
+			body.Pending = &apiwire.Metric[int64]{Description: descPending, Results: pending}
 		}
 	}
 	if want("throughput") {
@@ -97,7 +80,7 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 			return err
 		}
 		secs := ThroughputWindow.Seconds()
-		body.Throughput = &metric[rateResult]{
+		body.Throughput = &apiwire.Metric[string]{
 			Description: fmt.Sprintf(descThroughput, int64(secs)),
 			Results:     rateResult{Count: fixed2(float64(m.Completed.Ops) / secs), Size: fixed2(float64(m.Completed.Bytes) / secs)},
 		}
@@ -114,14 +97,6 @@ func fixed2(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// objectProgressBody is upstream's per-object progress.
-type objectProgressBody struct {
-	Description string `json:"description"`
-	Pending     int64  `json:"pending"`
-	Completed   int64  `json:"completed"`
-	Progress    string `json:"progress"`
-}
-
 // objectProgress answers /_/metrics/crr/<site>/progress/<bucket>/<key>,
 // as upstream's lib/api/Metrics.js getObjectProgress: the bytes still to
 // copy (pending), those the site holds (completed), and the percentage.
@@ -136,7 +111,7 @@ func (a *api) objectProgress(w http.ResponseWriter, r *http.Request, p params) e
 	if err != nil {
 		return err
 	}
-	body := objectProgressBody{Description: descObjectProgress, Progress: "0%"}
+	body := apiwire.ObjectProgress{Description: descObjectProgress, Progress: "0%"}
 	op, err := a.deps.Operator.ObjectProgress(r.Context(), site, p["bucket"], p["key"], r.URL.Query().Get("versionId"))
 	switch {
 	case err != nil:
@@ -159,11 +134,6 @@ func percent(done, total int64) string {
 	return strconv.FormatFloat(math.Floor(float64(done)*100/float64(total)+0.5), 'f', 0, 64) + "%"
 }
 
-type objectThroughputBody struct {
-	Description string `json:"description"`
-	Throughput  string `json:"throughput"`
-}
-
 // objectThroughput answers /_/metrics/crr/<site>/throughput/<bucket>/<key>:
 // the latest attempt's bytes per second, from the replicator's report.
 // Upstream averages the object's bytes over its 15-minute window; here it
@@ -176,7 +146,7 @@ func (a *api) objectThroughput(w http.ResponseWriter, r *http.Request, p params)
 	if err != nil {
 		return err
 	}
-	body := objectThroughputBody{Description: descObjectThroughput, Throughput: fixed2(0)}
+	body := apiwire.ObjectThroughput{Description: descObjectThroughput, Throughput: fixed2(0)}
 	cp, found, err := a.deps.Operator.CopyProgress(r.Context(), site, p["bucket"], p["key"], r.URL.Query().Get("versionId"))
 	if err != nil {
 		return err

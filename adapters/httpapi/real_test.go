@@ -12,6 +12,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/bson"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/adapters/internal/stacktest"
 	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/adapters/mongometa"
@@ -127,7 +128,7 @@ func TestRealServices(t *testing.T) {
 		if marker != 0 {
 			target += fmt.Sprint("&marker=", marker)
 		}
-		page := decode[failedPage](t, f.do(http.MethodGet, target, nil), http.StatusOK)
+		page := decode[apiwire.FailedPage](t, f.do(http.MethodGet, target, nil), http.StatusOK)
 		last := ""
 		for _, v := range page.Versions {
 			if seen[v.Key] {
@@ -151,12 +152,12 @@ func TestRealServices(t *testing.T) {
 	}
 
 	key := "dir/k-229"
-	page := decode[failedPage](t, f.do(http.MethodGet, "/_/crr/failed/"+bucket+"/"+key+"/v1", nil), http.StatusOK)
+	page := decode[apiwire.FailedPage](t, f.do(http.MethodGet, "/_/crr/failed/"+bucket+"/"+key+"/v1", nil), http.StatusOK)
 	if len(page.Versions) != 1 || page.Versions[0].Size != 229 {
 		t.Fatalf("failed version: %+v", page)
 	}
 	body := fmt.Sprintf(`[{"Bucket":%q,"Key":%q,"VersionId":"v1","StorageClass":%q}]`, bucket, key, siteA)
-	retried := decode[[]retriedVersion](t, f.do(http.MethodPost, "/_/crr/failed", body), http.StatusOK)
+	retried := decode[[]apiwire.RetriedVersion](t, f.do(http.MethodPost, "/_/crr/failed", body), http.StatusOK)
 	if len(retried) != 1 || retried[0].ReplicationStatus != "PENDING" {
 		t.Fatalf("retry: %+v", retried)
 	}
@@ -176,7 +177,7 @@ func TestRealServices(t *testing.T) {
 	}
 	_ = rs.Metrics().Record(ctx, siteB, ports.MetricCompleted, 250, ports.Op{})
 	m := decode[siteMetricsBody](t, f.do(http.MethodGet, "/_/metrics/crr/"+siteB, nil), http.StatusOK)
-	if m.Pending.Results != (countResult{3, 750}) || m.Completions.Results != (countResult{1, 250}) || m.Throughput.Results.Size != "0.28" {
+	if m.Pending.Results != (countResult{Count: 3, Size: 750}) || m.Completions.Results != (countResult{Count: 1, Size: 250}) || m.Throughput.Results.Size != "0.28" {
 		t.Fatalf("metrics: %+v %+v %+v", m.Pending, m.Completions, m.Throughput)
 	}
 

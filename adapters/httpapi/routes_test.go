@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -145,8 +146,8 @@ func TestHealthcheck(t *testing.T) {
 		}), func(_ *Deps, c *Config) { c.HealthTimeout = 20 * time.Millisecond })
 		rec := f.do(http.MethodGet, "/_/healthcheck", nil)
 		body := decode[struct {
-			Status              string                  `json:"status"`
-			InternalConnections map[string]serviceState `json:"internalConnections"`
+			Status              string                           `json:"status"`
+			InternalConnections map[string]apiwire.ServiceHealth `json:"internalConnections"`
 		}](t, rec, http.StatusInternalServerError)
 		want := map[string]string{"kafka": "", "redis": "connection refused", "mongo": "deadline exceeded", "s3": "panicked", "zookeeper": ""}
 		if body.Status != "error" || len(body.InternalConnections) != len(want) {
@@ -262,7 +263,7 @@ func TestSiteMetricsWithoutData(t *testing.T) {
 	f := newFixture(t)
 	m := decode[siteMetricsBody](t, f.do(http.MethodGet, "/_/metrics/crr/all", nil), 200)
 	if m.Backlog.Results != (countResult{}) || m.Completions.Results != (countResult{}) || m.Failures.Results != (countResult{}) ||
-		m.Pending.Results != (countResult{}) || m.Throughput.Results != (rateResult{"0.00", "0.00"}) {
+		m.Pending.Results != (countResult{}) || m.Throughput.Results != (rateResult{Count: "0.00", Size: "0.00"}) {
 		t.Fatalf("metrics without data: %+v", m)
 	}
 }
@@ -287,14 +288,14 @@ func TestObjectMetrics(t *testing.T) {
 	f.putVersion("bkt-om", "dir/sub/obj", "v1", 1000, map[string]domain.Status{"site-a": domain.StatusCompleted})
 	for _, c := range []struct {
 		path string
-		want objectProgressBody
+		want apiwire.ObjectProgress
 	}{
-		{"/_/metrics/crr/site-a/progress/bkt-om/dir/sub/obj?versionId=v1", objectProgressBody{descObjectProgress, 0, 1000, "100%"}},
-		{"/_/metrics/crr/site-b/progress/bkt-om/dir/sub/obj?versionId=v1", objectProgressBody{descObjectProgress, 1000, 0, "0%"}},
-		{"/_/metrics/crr/site-a/progress/bkt-om/dir%2Fsub/obj?versionId=v1", objectProgressBody{descObjectProgress, 0, 1000, "100%"}},
-		{"/_/metrics/crr/site-a/progress/bucket/object?versionId=version", objectProgressBody{descObjectProgress, 0, 0, "0%"}},
+		{"/_/metrics/crr/site-a/progress/bkt-om/dir/sub/obj?versionId=v1", apiwire.ObjectProgress{Description: descObjectProgress, Pending: 0, Completed: 1000, Progress: "100%"}},
+		{"/_/metrics/crr/site-b/progress/bkt-om/dir/sub/obj?versionId=v1", apiwire.ObjectProgress{Description: descObjectProgress, Pending: 1000, Completed: 0, Progress: "0%"}},
+		{"/_/metrics/crr/site-a/progress/bkt-om/dir%2Fsub/obj?versionId=v1", apiwire.ObjectProgress{Description: descObjectProgress, Pending: 0, Completed: 1000, Progress: "100%"}},
+		{"/_/metrics/crr/site-a/progress/bucket/object?versionId=version", apiwire.ObjectProgress{Description: descObjectProgress, Pending: 0, Completed: 0, Progress: "0%"}},
 	} {
-		if got := decode[objectProgressBody](t, f.do(http.MethodGet, c.path, nil), 200); got != c.want {
+		if got := decode[apiwire.ObjectProgress](t, f.do(http.MethodGet, c.path, nil), 200); got != c.want {
 			t.Errorf("GET %s: %+v, want %+v", c.path, got, c.want)
 		}
 	}
@@ -372,7 +373,7 @@ func TestListFailedPagination(t *testing.T) {
 		if marker != 0 {
 			q += fmt.Sprint("&marker=", marker)
 		}
-		page := decode[failedPage](t, f.do(http.MethodGet, q, nil), 200)
+		page := decode[apiwire.FailedPage](t, f.do(http.MethodGet, q, nil), 200)
 		pages++
 		if len(page.Versions) > FailedPageSize {
 			t.Fatalf("page of %d entries", len(page.Versions))
@@ -435,7 +436,7 @@ func TestFailedVersion(t *testing.T) {
 		"/_/crr/failed/bkt-fv/dir%2Fa%20b%25c?versionId=v1",
 		"/_/crr/failed/bkt-fv/dir/a%20b%25c/v1",
 	} {
-		page := decode[failedPage](t, f.do(http.MethodGet, p, nil), 200)
+		page := decode[apiwire.FailedPage](t, f.do(http.MethodGet, p, nil), 200)
 		var sites []string
 		for _, v := range page.Versions {
 			if v.Bucket != "bkt-fv" || v.Key != key || v.VersionID != "v1" || v.Size != 7 {
@@ -533,7 +534,7 @@ func TestRetryFailedSkipsWhatUpstreamSkips(t *testing.T) {
 		"version gone":           {[]any{entry("gone", false)}, nil},
 		"version unknown forced": {[]any{entry("unknown", true)}, nil},
 	} {
-		got := decode[[]retriedVersion](t, f.do(http.MethodPost, "/_/crr/failed", c.body), 200)
+		got := decode[[]apiwire.RetriedVersion](t, f.do(http.MethodPost, "/_/crr/failed", c.body), 200)
 		var keys []string
 		for _, v := range got {
 			keys = append(keys, v.Key)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -292,15 +293,15 @@ func TestObjectProgressFromTheReplicator(t *testing.T) {
 	f.putVersion("bkt-op", "dir/big", "v1", 1000, nil)
 	ref := ports.CopyRef{Site: "site-a", Bucket: "bkt-op", Key: "dir/big", VersionID: "v1"}
 	started := f.clock().Add(-10 * time.Second)
-	progress := func(site string) objectProgressBody {
+	progress := func(site string) apiwire.ObjectProgress {
 		t.Helper()
-		return decode[objectProgressBody](t, f.do(http.MethodGet, "/_/metrics/crr/"+site+"/progress/bkt-op/dir/big?versionId=v1", nil), http.StatusOK)
+		return decode[apiwire.ObjectProgress](t, f.do(http.MethodGet, "/_/metrics/crr/"+site+"/progress/bkt-op/dir/big?versionId=v1", nil), http.StatusOK)
 	}
 	throughput := func() string {
 		t.Helper()
-		return decode[objectThroughputBody](t, f.do(http.MethodGet, "/_/metrics/crr/site-a/throughput/bkt-op/dir/big?versionId=v1", nil), http.StatusOK).Throughput
+		return decode[apiwire.ObjectThroughput](t, f.do(http.MethodGet, "/_/metrics/crr/site-a/throughput/bkt-op/dir/big?versionId=v1", nil), http.StatusOK).Throughput
 	}
-	if got := progress("site-a"); got != (objectProgressBody{descObjectProgress, 1000, 0, "0%"}) || throughput() != "0.00" {
+	if got := progress("site-a"); got != (apiwire.ObjectProgress{Description: descObjectProgress, Pending: 1000, Completed: 0, Progress: "0%"}) || throughput() != "0.00" {
 		t.Fatalf("before the copy: %+v %s", got, throughput())
 	}
 
@@ -311,14 +312,14 @@ func TestObjectProgressFromTheReplicator(t *testing.T) {
 		t.Fatal(err)
 	}
 	// In flight: 250 bytes in the 10 s since the attempt began.
-	if got := progress("site-a"); got != (objectProgressBody{descObjectProgress, 750, 250, "25%"}) {
+	if got := progress("site-a"); got != (apiwire.ObjectProgress{Description: descObjectProgress, Pending: 750, Completed: 250, Progress: "25%"}) {
 		t.Errorf("in flight: %+v", got)
 	}
 	if got := throughput(); got != "25.00" {
 		t.Errorf("in flight throughput %s, want 25.00", got)
 	}
 	// The other site has no report: its status says.
-	if got := progress("site-b"); got != (objectProgressBody{descObjectProgress, 1000, 0, "0%"}) {
+	if got := progress("site-b"); got != (apiwire.ObjectProgress{Description: descObjectProgress, Pending: 1000, Completed: 0, Progress: "0%"}) {
 		t.Errorf("site-b: %+v", got)
 	}
 	// Done: the attempt's rate over its 8 s, kept for upstream's 15-minute
@@ -326,7 +327,7 @@ func TestObjectProgressFromTheReplicator(t *testing.T) {
 	if err := store.Advance(ctx, ref, started, 750, started.Add(8*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if got := progress("site-a"); got != (objectProgressBody{descObjectProgress, 0, 1000, "100%"}) {
+	if got := progress("site-a"); got != (apiwire.ObjectProgress{Description: descObjectProgress, Pending: 0, Completed: 1000, Progress: "100%"}) {
 		t.Errorf("done: %+v", got)
 	}
 	if got := throughput(); got != "125.00" {
@@ -349,13 +350,13 @@ func TestObjectProgressFromTheReplicator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	get := func(site string) objectProgressBody {
-		return decode[objectProgressBody](t, f.do(http.MethodGet, "/_/metrics/crr/"+site+"/progress/bkt-op/k2?versionId=v1", nil), http.StatusOK)
+	get := func(site string) apiwire.ObjectProgress {
+		return decode[apiwire.ObjectProgress](t, f.do(http.MethodGet, "/_/metrics/crr/"+site+"/progress/bkt-op/k2?versionId=v1", nil), http.StatusOK)
 	}
-	if got := get("site-a"); got != (objectProgressBody{descObjectProgress, 0, 8, "100%"}) {
+	if got := get("site-a"); got != (apiwire.ObjectProgress{Description: descObjectProgress, Pending: 0, Completed: 8, Progress: "100%"}) {
 		t.Errorf("completed: %+v", got)
 	}
-	if got := get("site-b"); got != (objectProgressBody{descObjectProgress, 7, 1, "13%"}) {
+	if got := get("site-b"); got != (apiwire.ObjectProgress{Description: descObjectProgress, Pending: 7, Completed: 1, Progress: "13%"}) {
 		t.Errorf("1 of 8: %+v", got)
 	}
 }

@@ -1,16 +1,14 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"strings"
-	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -22,50 +20,18 @@ const FindingsPage = 100
 
 const errVerifyUnavailable = "verify jobs are not available in this process"
 
-// verifyJob is the JSON of a verify job, as GET /_/verify/<id> answers it.
-type verifyJob struct {
-	ID           string                      `json:"id"`
-	Kind         string                      `json:"kind"`
-	Bucket       string                      `json:"bucket"`
-	Prefix       string                      `json:"prefix"`
-	Sites        []string                    `json:"sites"`
-	Repair       bool                        `json:"repair"`
-	State        string                      `json:"state"`
-	Scanned      int64                       `json:"scanned"`
-	Total        int64                       `json:"total"`
-	Progress     float64                     `json:"progress"`
-	Compared     int64                       `json:"compared"`
-	SiteVersions int64                       `json:"siteVersions"`
-	Heads        int64                       `json:"heads"`
-	TagReads     int64                       `json:"tagReads"`
-	Requeued     int64                       `json:"requeued"`
-	Drift        int64                       `json:"drift"`
-	ByKind       map[string]int64            `json:"byKind"`
-	Findings     map[string]map[string]int64 `json:"findings"`
-	Targets      []verifyTarget              `json:"targets"`
-	LastKey      string                      `json:"lastKey"`
-	StartedAt    string                      `json:"startedAt"`
-	UpdatedAt    string                      `json:"updatedAt"`
-	Error        string                      `json:"error"`
-}
-
-type verifyTarget struct {
-	Site   string `json:"site"`
-	Bucket string `json:"bucket"`
-}
-
-func toVerifyJob(j domain.Job) verifyJob {
+// toVerifyJob is a verify job as GET /_/verify/<id> answers it.
+func toVerifyJob(j domain.Job) apiwire.VerifyJob {
 	v := j.Verify
 	if v == nil {
 		v = &domain.VerifyState{}
 	}
-	out := verifyJob{
+	out := apiwire.VerifyJob{
 		ID: j.ID, Kind: string(j.Kind), Bucket: j.Bucket, Prefix: j.Prefix, Sites: j.Sites, Repair: v.Repair,
 		State: string(j.State), Scanned: j.Scanned, Total: j.Total, Progress: math.Round(j.Progress()*10000) / 10000,
 		Compared: v.Compared, SiteVersions: v.SiteVersions, Heads: v.Heads, TagReads: v.TagReads, Requeued: v.Requeued,
-		Drift: v.Drift(), ByKind: map[string]int64{}, Findings: map[string]map[string]int64{}, Targets: []verifyTarget{},
-		LastKey: v.LastKey, StartedAt: j.StartedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: j.UpdatedAt.UTC().Format(time.RFC3339Nano),
-		Error: j.Error,
+		Drift: v.Drift(), ByKind: map[string]int64{}, Findings: map[string]map[string]int64{}, Targets: []apiwire.VerifyTarget{},
+		LastKey: v.LastKey, StartedAt: j.StartedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(), Error: j.Error,
 	}
 	if out.Sites == nil {
 		out.Sites = []string{}
@@ -81,34 +47,9 @@ func toVerifyJob(j domain.Job) verifyJob {
 		out.Findings[site] = m
 	}
 	for _, t := range v.Targets {
-		out.Targets = append(out.Targets, verifyTarget(t))
+		out.Targets = append(out.Targets, apiwire.VerifyTarget(t))
 	}
 	return out
-}
-
-// verifyFinding is the JSON of one finding.
-type verifyFinding struct {
-	Kind          string `json:"kind"`
-	Site          string `json:"site"`
-	Key           string `json:"key"`
-	VersionID     string `json:"versionId"`
-	SiteVersionID string `json:"siteVersionId"`
-	Detail        string `json:"detail"`
-}
-
-// findingsPage is the JSON of GET /_/verify/<id>/findings.
-type findingsPage struct {
-	Findings    []verifyFinding `json:"findings"`
-	IsTruncated bool            `json:"isTruncated"`
-	NextMarker  string          `json:"nextMarker,omitempty"`
-}
-
-// verifyRequest is the body of POST /_/verify.
-type verifyRequest struct {
-	Bucket string   `json:"bucket"`
-	Prefix string   `json:"prefix"`
-	Sites  []string `json:"sites"`
-	Repair bool     `json:"repair"`
 }
 
 func (a *api) verifyService() (*app.VerifyService, error) {
@@ -142,38 +83,15 @@ func (a *api) startVerify(w http.ResponseWriter, r *http.Request, _ params) erro
 		return fmt.Errorf("start verify: %w", err)
 	}
 	a.log.Info("verify started", "job", job.ID, "bucket", job.Bucket, "prefix", job.Prefix, "sites", job.Sites, "repair", req.Repair)
-	return writeJSON(w, http.StatusOK, map[string]string{"id": job.ID})
+	return writeJSON(w, http.StatusOK, apiwire.JobStarted{ID: job.ID})
 }
 
 // parseVerifyBody checks the body's shape, reporting every problem.
-func parseVerifyBody(body []byte) (verifyRequest, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
-		return verifyRequest{}, errMalformed(`body must be a JSON object such as {"bucket": "photos"}`)
-	}
-	var req verifyRequest
-	var problems []string
-	field := func(name string, dst any, what string) bool {
-		v, ok := raw[name]
-		if !ok || string(v) == "null" {
-			return true
-		}
-		if err := json.NewDecoder(bytes.NewReader(v)).Decode(dst); err != nil {
-			problems = append(problems, fmt.Sprintf("%s must be %s", name, what))
-			return false
-		}
-		return true
-	}
-	if field("bucket", &req.Bucket, "a string") && req.Bucket == "" {
-		problems = append(problems, "bucket is required")
-	}
-	field("prefix", &req.Prefix, "a string")
-	field("sites", &req.Sites, "an array of site names")
-	field("repair", &req.Repair, "a boolean")
-	if len(problems) > 0 {
-		return verifyRequest{}, errMalformed("%s", strings.Join(problems, "; "))
-	}
-	return req, nil
+func parseVerifyBody(body []byte) (apiwire.VerifyRequest, error) {
+	return parseObject(body, func(o *objectBody, req *apiwire.VerifyRequest) {
+		o.jobScope(&req.Bucket, &req.Prefix, &req.Sites)
+		o.field("repair", &req.Repair, "a boolean")
+	})
 }
 
 // listVerifies answers GET /_/verify: every verify job, newest first.
@@ -186,7 +104,7 @@ func (a *api) listVerifies(w http.ResponseWriter, r *http.Request, _ params) err
 	if err != nil {
 		return fmt.Errorf("list verify jobs: %w", err)
 	}
-	out := make([]verifyJob, 0, len(jobs))
+	out := make([]apiwire.VerifyJob, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, toVerifyJob(j))
 	}
@@ -244,9 +162,9 @@ func (a *api) verifyFindings(w http.ResponseWriter, r *http.Request, p params) e
 	if err != nil {
 		return fmt.Errorf("read the findings of verify job %s: %w", p["id"], err)
 	}
-	out := findingsPage{Findings: make([]verifyFinding, 0, len(page)), IsTruncated: more}
+	out := apiwire.FindingsPage{Findings: make([]apiwire.Finding, 0, len(page)), IsTruncated: more}
 	for _, f := range page {
-		out.Findings = append(out.Findings, verifyFinding{
+		out.Findings = append(out.Findings, apiwire.Finding{
 			Kind: string(f.Kind), Site: f.Site, Key: f.Key, VersionID: f.VersionID, SiteVersionID: f.SiteVersionID, Detail: f.Detail,
 		})
 	}

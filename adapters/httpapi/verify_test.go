@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openbackbeat/backbeat/adapters/apiwire"
 	"github.com/openbackbeat/backbeat/adapters/memory"
 	"github.com/openbackbeat/backbeat/app"
 	"github.com/openbackbeat/backbeat/domain"
@@ -83,11 +84,11 @@ func TestVerifyRoutes(t *testing.T) {
 	}
 
 	// Findings, a page at a time: status-lies first.
-	page := decode[findingsPage](t, f.do(http.MethodGet, "/_/verify/vf-1/findings", nil), http.StatusOK)
+	page := decode[apiwire.FindingsPage](t, f.do(http.MethodGet, "/_/verify/vf-1/findings", nil), http.StatusOK)
 	if len(page.Findings) != 8 || page.IsTruncated || page.Findings[0].Kind != "status-lies" || page.Findings[7].Kind != "extra" {
 		t.Fatalf("findings %+v", page)
 	}
-	page = decode[findingsPage](t, f.do(http.MethodGet, "/_/verify/vf-1/findings?kind=tags", nil), http.StatusOK)
+	page = decode[apiwire.FindingsPage](t, f.do(http.MethodGet, "/_/verify/vf-1/findings?kind=tags", nil), http.StatusOK)
 	if len(page.Findings) != 1 || page.Findings[0].Kind != "tags" || page.Findings[0].Key != "dir/k3" {
 		t.Fatalf("tags findings %+v", page)
 	}
@@ -136,7 +137,7 @@ func TestVerifyFindingsPages(t *testing.T) {
 		if marker != "" {
 			target += "&marker=" + marker
 		}
-		p := decode[findingsPage](t, f.do(http.MethodGet, target, nil), http.StatusOK)
+		p := decode[apiwire.FindingsPage](t, f.do(http.MethodGet, target, nil), http.StatusOK)
 		seen += len(p.Findings)
 		pages++
 		if !p.IsTruncated {
