@@ -191,6 +191,9 @@ func (c Config) saramaConfig() (*sarama.Config, error) {
 	// Subscriber: positions move only when the application acks (the
 	// handler marks offsets on Ack, auto-commit sends what was marked), a
 	// new group starts at the oldest record.
+	// read_committed: a transactional publisher's batch is seen whole or
+	// not at all (plain records are seen as soon as written, as before).
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	sc.Consumer.Offsets.AutoCommit.Enable = true

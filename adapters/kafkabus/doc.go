@@ -26,6 +26,10 @@
 //     revocation and on Close), and releases a partition as soon as the
 //     group rebalances.
 //
+// NewTransactionalPublisher makes every Publish one transaction, and
+// Subscriber reads read_committed, so a batch that fails part way is seen
+// nowhere and its retry is seen once, in order (the populator uses it).
+//
 // Sarama's protocol version is set explicitly (Config.Version): Sarama
 // otherwise speaks an old protocol, and the v1.43 that watermill-kafka
 // requires hangs consumer groups at protocol 2.8 and above, so go.mod pins

@@ -94,6 +94,23 @@ func deleteTopic(t *testing.T, topic string) {
 // ended, passed or failed).
 func TestBusContract(t *testing.T) {
 	cfg := testConfig(t)
+	runContract(t, func(t *testing.T) ports.Publisher { return newPublisher(t, cfg) })
+}
+
+// TestTransactionalBusContract runs the contract suite with a publisher
+// whose every Publish is a transaction.
+func TestTransactionalBusContract(t *testing.T) {
+	cfg := testConfig(t)
+	runContract(t, func(t *testing.T) ports.Publisher {
+		p, err := kafkabus.NewTransactionalPublisher(cfg, unique(t, "txn"))
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, p.Close()) })
+		return p
+	})
+}
+
+func runContract(t *testing.T, newPub func(t *testing.T) ports.Publisher) {
+	cfg := testConfig(t)
 	var mu sync.Mutex
 	used, deleted := map[string]bool{}, map[string]bool{}
 	t.Cleanup(func() {
@@ -105,7 +122,7 @@ func TestBusContract(t *testing.T) {
 		assertGone(t, used)
 	})
 	bustest.Run(t, func(t *testing.T) (ports.Publisher, ports.Subscriber) {
-		return newPublisher(t, cfg), newSubscriber(t, cfg)
+		return newPub(t), newSubscriber(t, cfg)
 	}, bustest.Features{
 		Partitions: kafkabus.DefaultTopicPartitions, MinWindow: 32,
 		// The broker creates a topic on first use; noting it is enough.

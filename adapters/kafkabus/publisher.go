@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
@@ -24,6 +25,12 @@ type Publisher struct {
 	producer  sarama.SyncProducer
 	marshaler kafka.Marshaler
 
+	// txnID, when set, makes every Publish one Kafka transaction
+	// (NewTransactionalPublisher); producer is then made on the first one,
+	// and again after a failure the producer cannot recover from.
+	txnID string
+	txnMu sync.Mutex // one transaction at a time; guards producer then
+
 	mu     sync.RWMutex // closed, and Add on sending
 	closed bool
 	// sending counts SendMessages calls still running; Close waits for
@@ -38,6 +45,36 @@ type keyContextKey struct{}
 
 // NewPublisher connects a publisher to the brokers of cfg.
 func NewPublisher(cfg Config) (*Publisher, error) {
+	return newPublisher(cfg, "")
+}
+
+// TransactionTimeout is how long the brokers let a transaction of a
+// transactional publisher stay open: one whose producer died is aborted
+// after it, unless a producer with the same id comes first.
+const TransactionTimeout = 30 * time.Second
+
+// NewTransactionalPublisher connects a publisher whose every Publish is one
+// Kafka transaction: consumers (at read_committed, as Subscriber reads)
+// see all of its messages or none. A plain Publish that fails part way
+// may have written a key's later message and not its earlier one (the
+// producer gives up on a record while the next one still has retries
+// left), and sending the batch again then puts the earlier after the
+// later. Publishes are serialized. id names the producer to the brokers:
+// a new producer with the same id aborts what an older one left open and
+// fences it, so it should name the one writer, as a lease does. The
+// producer is made on the first Publish, so a process that never
+// publishes through it fences nobody.
+func NewTransactionalPublisher(cfg Config, id string) (*Publisher, error) {
+	if id == "" {
+		return nil, errors.New("kafkabus: transactional publisher: empty transactional id")
+	}
+	if cfg.DisableIdempotence {
+		return nil, errors.New("kafkabus: transactional publisher: transactions need the idempotent producer (disableIdempotence is set)")
+	}
+	return newPublisher(cfg, id)
+}
+
+func newPublisher(cfg Config, txnID string) (*Publisher, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -46,19 +83,26 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if txnID != "" {
+		sc.Producer.Transaction.ID = txnID
+		sc.Producer.Transaction.Timeout = TransactionTimeout
+	}
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
 	}
-	producer, err := sarama.NewSyncProducerFromClient(client)
-	if err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
+	var producer sarama.SyncProducer
+	if txnID == "" {
+		if producer, err = sarama.NewSyncProducerFromClient(client); err != nil {
+			_ = client.Close()
+			return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
+		}
 	}
 	return &Publisher{
 		cfg:      cfg,
 		client:   client,
 		producer: producer,
+		txnID:    txnID,
 		// watermill-kafka's marshaler defines the record layout (payload
 		// as value, headers as Kafka headers, a message UUID header) so
 		// that Watermill tools can read the topics; the partition key is
@@ -114,6 +158,10 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...ports.Mes
 	done := make(chan error, 1)
 	go func() {
 		defer p.sending.Done()
+		if p.txnID != "" {
+			done <- p.sendInTransaction(records)
+			return
+		}
 		done <- p.producer.SendMessages(records)
 	}()
 	select {
@@ -122,6 +170,38 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...ports.Mes
 	case <-ctx.Done():
 		return fmt.Errorf("kafkabus: publish %d messages to %s: %w (some may have been accepted)", len(records), topic, ctx.Err())
 	}
+}
+
+// sendInTransaction sends records as one transaction. On failure the
+// transaction is aborted, or the producer dropped when it cannot be (its
+// successor, with the same id, aborts it), and the error returned: the
+// caller sends the whole batch again.
+func (p *Publisher) sendInTransaction(records []*sarama.ProducerMessage) error {
+	p.txnMu.Lock()
+	defer p.txnMu.Unlock()
+	if p.producer == nil {
+		prod, err := sarama.NewSyncProducerFromClient(p.client)
+		if err != nil {
+			return fmt.Errorf("start transactional producer %q: %w", p.txnID, err)
+		}
+		p.producer = prod
+	}
+	err := p.producer.BeginTxn()
+	if err == nil {
+		err = p.producer.SendMessages(records)
+	}
+	if err == nil {
+		if err = p.producer.CommitTxn(); err == nil {
+			return nil
+		}
+		err = fmt.Errorf("commit transaction: %w", err)
+	}
+	st := p.producer.TxnStatus()
+	if st&sarama.ProducerTxnFlagFatalError != 0 || (st&(sarama.ProducerTxnFlagInTransaction|sarama.ProducerTxnFlagAbortableError) != 0 && p.producer.AbortTxn() != nil) {
+		_ = p.producer.Close()
+		p.producer = nil
+	}
+	return err
 }
 
 // record converts one message into a Kafka record.
@@ -194,7 +274,10 @@ func (p *Publisher) Close() error {
 	p.mu.Unlock()
 	p.sending.Wait()
 	// A producer made from a client leaves the client open.
-	err := p.producer.Close()
+	var err error
+	if p.producer != nil {
+		err = p.producer.Close()
+	}
 	if cerr := p.client.Close(); cerr != nil && !errors.Is(cerr, sarama.ErrClosedClient) {
 		err = errors.Join(err, cerr)
 	}

@@ -191,7 +191,7 @@ func populator(w *wiring, cfg Config, log *slog.Logger) (*app.Populator, error) 
 	}
 	w.populatorLease = lease
 	deps := app.PopulatorDeps{
-		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.pub, Metrics: w.metrics,
+		Journal: w.journal, Checkpoints: w.checkpoints, Metadata: w.metadata, Publisher: w.populatorPub, Metrics: w.metrics,
 		Telemetry: w.telemetry, Topics: cfg.Topics, Sites: cfg.SiteNames(), Log: log, Lease: lease,
 	}
 	if cfg.Populator.BackfillOnHistoryLost {

@@ -18,6 +18,10 @@ type wiring struct {
 	metadata      ports.MetadataStore
 	writer        ports.MetadataWriter
 	pub           ports.Publisher
+	// populatorPub publishes the populator's batches, each seen whole or
+	// not at all (a Kafka transaction), so that a batch sent again after a
+	// failure part way never puts a key's earlier entry after its later.
+	populatorPub ports.Publisher
 	sub           ports.Subscriber
 	source        ports.ObjectSource
 	sourceObjects app.SourceObjects

@@ -29,7 +29,7 @@ func wireMemory(cfg Config) (*wiring, error) {
 	locker := memory.NewLocker()
 	w := &wiring{
 		journal: meta, checkpoints: memory.NewCheckpoints(), metadata: meta, writer: meta,
-		pub: bus, sub: bus, source: source, sourceObjects: source.Writer(),
+		pub: bus, populatorPub: bus, sub: bus, source: source, sourceObjects: source.Writer(),
 		dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{},
 		failures: failures, locker: locker, metrics: metrics, control: memory.NewSiteControl(), progress: progress,
 		closers: []func() error{bus.Close},

@@ -54,6 +54,16 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 		return nil, fmt.Errorf("kafka publisher: %w", err)
 	}
 	w.closers = append(w.closers, pub.Close)
+	// One writer per populator lease, so its transactional id is the
+	// lease's: the next holder aborts what a dead one left open. It
+	// connects on first use, so processes without the populator fence
+	// nobody.
+	popPub, err := kafkabus.NewTransactionalPublisher(kcfg, "backbeat-populator-"+cfg.Topics.Entries+"-"+cfg.Populator.CheckpointName)
+	if err != nil {
+		return nil, fmt.Errorf("kafka publisher: %w", err)
+	}
+	w.closers = append(w.closers, popPub.Close)
+	w.populatorPub = popPub
 	sub, err := kafkabus.NewSubscriber(kcfg)
 	if err != nil {
 		return nil, fmt.Errorf("kafka subscriber: %w", err)

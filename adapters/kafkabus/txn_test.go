@@ -1,0 +1,104 @@
+package kafkabus_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/openbackbeat/backbeat/adapters/kafkabus"
+	"github.com/openbackbeat/backbeat/ports"
+)
+
+// A batch that fails part way: the broker refuses one record (over the
+// topic's max.message.bytes) and takes the others, on other partitions.
+// The caller sends the batch again, as the populator does. Read
+// committed, a transactional publisher's failed batch is seen nowhere, so
+// every key is delivered once; a plain publisher's part that went through
+// is seen, and then again. That is how a key's later entry came to be read
+// before its earlier one after a Kafka outage.
+func TestFailedBatchIsSeenWholeOrNotAtAll(t *testing.T) {
+	cfg := testConfig(t)
+	for _, tc := range []struct {
+		name string
+		pub  func(t *testing.T) *kafkabus.Publisher
+		want int // deliveries of each key before its end marker
+	}{
+		{"transactional", func(t *testing.T) *kafkabus.Publisher {
+			p, err := kafkabus.NewTransactionalPublisher(cfg, unique(t, "txn"))
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, p.Close()) })
+			return p
+		}, 1},
+		{"plain", func(t *testing.T) *kafkabus.Publisher { return newPublisher(t, cfg) }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			topic, group := unique(t, "topic"), unique(t, "group")
+			createSmallRecordTopic(t, topic, 2048)
+			pub := tc.pub(t)
+			ch, err := newSubscriber(t, cfg).Subscribe(ctx, topic, group)
+			require.NoError(t, err)
+
+			const keys = 16
+			batch := func(payload string) []ports.Message {
+				var ms []ports.Message
+				for k := range keys {
+					ms = append(ms, ports.Message{Key: fmt.Sprintf("k%02d", k), Payload: []byte(payload)})
+				}
+				return ms
+			}
+			big := ports.Message{Key: "big", Payload: []byte(strings.Repeat("x", 10_000))}
+			require.Error(t, pub.Publish(ctx, topic, append(batch("first try"), big)...), "the broker takes a record over max.message.bytes")
+			require.NoError(t, pub.Publish(ctx, topic, batch("again")...))
+			require.NoError(t, pub.Publish(ctx, topic, batch("end")...))
+
+			before := map[string]int{}
+			ended := map[string]bool{}
+			timer := time.NewTimer(60 * time.Second)
+			defer timer.Stop()
+			for len(ended) < keys {
+				select {
+				case d := <-ch:
+					d.Ack()
+					if string(d.Payload) == "end" {
+						ended[d.Key] = true
+					} else if !ended[d.Key] {
+						before[d.Key]++
+					}
+				case <-timer.C:
+					t.Fatalf("%d of %d end markers within 60 s", len(ended), keys)
+				}
+			}
+			// The big record's partition refused the whole of its part
+			// (one request per partition): its keys are delivered once
+			// either way. Every other key tells the publishers apart.
+			most := 0
+			for k := range keys {
+				n := before[fmt.Sprintf("k%02d", k)]
+				require.LessOrEqual(t, n, 2)
+				require.GreaterOrEqual(t, n, 1)
+				most = max(most, n)
+			}
+			assert.Equal(t, tc.want, most, "deliveries of a key before its end marker")
+		})
+	}
+}
+
+// createSmallRecordTopic creates topic with 8 partitions whose records may
+// be at most maxBytes.
+func createSmallRecordTopic(t *testing.T, topic string, maxBytes int) {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers(), sarama.NewConfig())
+	require.NoError(t, err)
+	defer admin.Close()
+	limit := fmt.Sprint(maxBytes)
+	require.NoError(t, admin.CreateTopic(topic, &sarama.TopicDetail{
+		NumPartitions: int32(kafkabus.DefaultTopicPartitions), ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{"max.message.bytes": &limit},
+	}, false))
+}
