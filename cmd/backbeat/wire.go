@@ -13,15 +13,15 @@ import (
 
 // wiring holds one adapter per port, built once at start.
 type wiring struct {
-	journal       ports.Journal
-	checkpoints   ports.LeasedCheckpoints
-	metadata      ports.MetadataStore
-	writer        ports.MetadataWriter
-	pub           ports.Publisher
+	journal     ports.Journal
+	checkpoints ports.LeasedCheckpoints
+	metadata    ports.MetadataStore
+	writer      ports.MetadataWriter
+	pub         ports.Publisher
 	// populatorPub publishes the populator's batches, each seen whole or
 	// not at all (a Kafka transaction), so that a batch sent again after a
 	// failure part way never puts a key's earlier entry after its later.
-	populatorPub ports.Publisher
+	populatorPub  ports.Publisher
 	sub           ports.Subscriber
 	source        ports.ObjectSource
 	sourceObjects app.SourceObjects
