@@ -197,7 +197,8 @@ func (p *Publisher) sendInTransaction(records []*sarama.ProducerMessage) error {
 		err = fmt.Errorf("commit transaction: %w", err)
 	}
 	st := p.producer.TxnStatus()
-	if st&sarama.ProducerTxnFlagFatalError != 0 || (st&(sarama.ProducerTxnFlagInTransaction|sarama.ProducerTxnFlagAbortableError) != 0 && p.producer.AbortTxn() != nil) {
+	open := st&(sarama.ProducerTxnFlagInTransaction|sarama.ProducerTxnFlagAbortableError) != 0
+	if st&sarama.ProducerTxnFlagFatalError != 0 || (open && p.producer.AbortTxn() != nil) {
 		_ = p.producer.Close()
 		p.producer = nil
 	}

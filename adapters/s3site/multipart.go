@@ -116,19 +116,7 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 	defer cancel(nil)
 	partCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
 	defer cutOff()
-	sent := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-sent:
-			return
-		}
-		select {
-		case <-time.After(partGrace):
-			cutOff()
-		case <-sent:
-		}
-	}()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(partGrace, cutOff) })()
 	buffers := c.newPartBuffers(partSize, inFlight)
 	defer buffers.release()
 	// The MD5 of the whole object, to check against the source's, is
@@ -177,7 +165,6 @@ func (c *Client) uploadParts(ctx context.Context, o object, uploadID string, bod
 		})
 	}
 	wg.Wait()
-	close(sent)
 	sum := whole.sum()
 	if err := context.Cause(ctx); err != nil {
 		return "", err
