@@ -65,12 +65,17 @@ func (p *Publisher) Topics(ctx context.Context, topics ...string) ([]TopicState,
 	// stops waiting when ctx ends.
 	go func() {
 		defer p.sending.Done()
-		b := p.client.LeastLoadedBroker()
+		client, err := p.conn()
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		b := client.LeastLoadedBroker()
 		if b == nil {
 			done <- answer{err: errors.New("no broker available")}
 			return
 		}
-		req := sarama.NewMetadataRequest(p.client.Config().Version, topics)
+		req := sarama.NewMetadataRequest(client.Config().Version, topics)
 		req.AllowAutoTopicCreation = false
 		resp, err := b.GetMetadata(req)
 		if err != nil {

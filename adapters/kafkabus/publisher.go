@@ -20,7 +20,11 @@ import (
 type Publisher struct {
 	cfg Config
 	// client is the producer's own connection to the cluster; Topics
-	// asks it for metadata.
+	// asks it for metadata. A transactional publisher connects on first
+	// use (conn), so a process that never publishes through it opens no
+	// connection.
+	sc        *sarama.Config
+	clientMu  sync.Mutex
 	client    sarama.Client
 	producer  sarama.SyncProducer
 	marshaler kafka.Marshaler
@@ -62,8 +66,8 @@ const TransactionTimeout = 30 * time.Second
 // later. Publishes are serialized. id names the producer to the brokers:
 // a new producer with the same id aborts what an older one left open and
 // fences it, so it should name the one writer, as a lease does. The
-// producer is made on the first Publish, so a process that never
-// publishes through it fences nobody.
+// connection and the producer are made on the first Publish, so a process
+// that never publishes through it connects to nothing and fences nobody.
 func NewTransactionalPublisher(cfg Config, id string) (*Publisher, error) {
 	if id == "" {
 		return nil, errors.New("kafkabus: transactional publisher: empty transactional id")
@@ -87,22 +91,10 @@ func newPublisher(cfg Config, txnID string) (*Publisher, error) {
 		sc.Producer.Transaction.ID = txnID
 		sc.Producer.Transaction.Timeout = TransactionTimeout
 	}
-	client, err := sarama.NewClient(cfg.Brokers, sc)
-	if err != nil {
-		return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
-	}
-	var producer sarama.SyncProducer
-	if txnID == "" {
-		if producer, err = sarama.NewSyncProducerFromClient(client); err != nil {
-			_ = client.Close()
-			return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
-		}
-	}
-	return &Publisher{
-		cfg:      cfg,
-		client:   client,
-		producer: producer,
-		txnID:    txnID,
+	p := &Publisher{
+		cfg:   cfg,
+		sc:    sc,
+		txnID: txnID,
 		// watermill-kafka's marshaler defines the record layout (payload
 		// as value, headers as Kafka headers, a message UUID header) so
 		// that Watermill tools can read the topics; the partition key is
@@ -111,7 +103,33 @@ func newPublisher(cfg Config, txnID string) (*Publisher, error) {
 			key, _ := m.Context().Value(keyContextKey{}).(string)
 			return key, nil
 		}),
-	}, nil
+	}
+	if txnID != "" {
+		return p, nil
+	}
+	client, err := p.conn()
+	if err != nil {
+		return nil, err
+	}
+	if p.producer, err = sarama.NewSyncProducerFromClient(client); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", cfg.Brokers, err)
+	}
+	return p, nil
+}
+
+// conn returns the publisher's client, connecting it if it is not yet.
+func (p *Publisher) conn() (sarama.Client, error) {
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if p.client == nil {
+		c, err := sarama.NewClient(p.cfg.Brokers, p.sc)
+		if err != nil {
+			return nil, fmt.Errorf("kafkabus: connect producer to %v: %w", p.cfg.Brokers, err)
+		}
+		p.client = c
+	}
+	return p.client, nil
 }
 
 // Publish sends msgs to topic as one batch and returns once the brokers
@@ -180,7 +198,11 @@ func (p *Publisher) sendInTransaction(records []*sarama.ProducerMessage) error {
 	p.txnMu.Lock()
 	defer p.txnMu.Unlock()
 	if p.producer == nil {
-		prod, err := sarama.NewSyncProducerFromClient(p.client)
+		client, err := p.conn()
+		if err != nil {
+			return err
+		}
+		prod, err := sarama.NewSyncProducerFromClient(client)
 		if err != nil {
 			return fmt.Errorf("start transactional producer %q: %w", p.txnID, err)
 		}
@@ -279,8 +301,12 @@ func (p *Publisher) Close() error {
 	if p.producer != nil {
 		err = p.producer.Close()
 	}
-	if cerr := p.client.Close(); cerr != nil && !errors.Is(cerr, sarama.ErrClosedClient) {
-		err = errors.Join(err, cerr)
+	p.clientMu.Lock()
+	defer p.clientMu.Unlock()
+	if p.client != nil {
+		if cerr := p.client.Close(); cerr != nil && !errors.Is(cerr, sarama.ErrClosedClient) {
+			err = errors.Join(err, cerr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("kafkabus: close producer: %w", err)

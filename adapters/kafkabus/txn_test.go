@@ -102,3 +102,18 @@ func createSmallRecordTopic(t *testing.T, topic string, maxBytes int) {
 		ConfigEntries: map[string]*string{"max.message.bytes": &limit},
 	}, false))
 }
+
+// A transactional publisher connects on its first Publish, not when it is
+// made: every process builds the populator's publisher, and only the one
+// that runs the populator should hold a connection for it.
+func TestTransactionalPublisherConnectsOnFirstPublish(t *testing.T) {
+	cfg := kafkabus.Config{Brokers: []string{"127.0.0.1:1"}}
+	pub, err := kafkabus.NewTransactionalPublisher(cfg, "lazy-test")
+	require.NoError(t, err, "made without reaching a broker")
+	defer func() { assert.NoError(t, pub.Close()) }()
+	err = pub.Publish(t.Context(), "t", ports.Message{Key: "k", Payload: []byte("v")})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connect producer to [127.0.0.1:1]")
+	_, err = kafkabus.NewPublisher(cfg)
+	require.Error(t, err, "a plain publisher still connects when made")
+}

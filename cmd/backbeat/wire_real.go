@@ -56,8 +56,8 @@ func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err
 	w.closers = append(w.closers, pub.Close)
 	// One writer per populator lease, so its transactional id is the
 	// lease's: the next holder aborts what a dead one left open. It
-	// connects on first use, so processes without the populator fence
-	// nobody.
+	// connects on first use, so processes without the populator open no
+	// connection for it and fence nobody.
 	popPub, err := kafkabus.NewTransactionalPublisher(kcfg, "backbeat-populator-"+cfg.Topics.Entries+"-"+cfg.Populator.CheckpointName)
 	if err != nil {
 		return nil, fmt.Errorf("kafka publisher: %w", err)
