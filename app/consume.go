@@ -90,12 +90,16 @@ func (c *consumer) run(ctx context.Context) error {
 				ledger.Done(d)
 				return
 			}
-			finishing.Submit(t.key, t.id, func() {
+			if !finishing.Submit(t.key, t.id, func() {
 				t.finish(ctx)
 				if ctx.Err() == nil {
 					ledger.Done(d)
 				}
-			})
+			}) {
+				// Identical to a task still finishing: its finish does
+				// the work, and the ledger acks this one after it.
+				ledger.Done(d)
+			}
 		}) {
 			c.log.Debug("dropped an entry identical to one in flight", "topic", c.topic, "id", t.id)
 			ledger.Done(d)

@@ -130,3 +130,53 @@ func (cancelledSubscriber) Subscribe(ctx context.Context, topic, _ string) (<-ch
 }
 
 func (cancelledSubscriber) Close() error { return nil }
+
+// A delivery whose task is identical to one still finishing (a duplicate
+// read while the first's finish waits on a slow service) is acked once
+// the first is: its finish is dropped, as its run would have been, and
+// the partition's later deliveries are not held behind it for good.
+func TestDuplicateOfAFinishingTaskIsAcked(t *testing.T) {
+	deliver := make(chanSubscriber)
+	release := make(chan struct{})
+	finishing := make(chan struct{}, 1)
+	finishes := 0
+	c := &consumer{sub: deliver, topic: "t", group: "g", concurrency: 4, gate: NewGate(), log: slog.New(slog.DiscardHandler),
+		plan: func(_ context.Context, d *ports.Delivery) *task {
+			return &task{key: d.Key, id: string(d.Payload), run: func(context.Context) {},
+				finish: func(context.Context) {
+					finishes++ // finishes of one key run one at a time
+					if finishes == 1 {
+						finishing <- struct{}{}
+						<-release
+					}
+				}}
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	acked := make(chan int64, 3)
+	send := func(offset int64, payload string) {
+		deliver <- ports.NewDelivery(ports.Message{Key: "k", Payload: []byte(payload)}, 0, offset, func() { acked <- offset })
+	}
+	send(1, "same")
+	<-finishing
+	send(2, "same")
+	send(3, "next")
+	close(release)
+	for _, want := range []int64{1, 2, 3} {
+		select {
+		case got := <-acked:
+			if got != want {
+				t.Fatalf("acked offset %d, want %d", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("offset %d was never acked", want)
+		}
+	}
+}
