@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,6 +157,9 @@ func freePort() (int, error) {
 // and every descendant still running: the stack's servers run under
 // wrapper scripts.
 func cpuTicks(pid int) int64 {
+	if pid == machinePid {
+		return machineTicks()
+	}
 	children := map[int][]int{}
 	ticks := map[int]int64{}
 	ents, _ := os.ReadDir("/proc")
@@ -193,6 +198,34 @@ func cpuTicks(pid int) int64 {
 	return sum(pid)
 }
 
+// machinePid names, in a cpuMeter, the whole machine's busy time
+// (machineTicks) rather than one process's.
+const machinePid = -1
+
+// machineName is the machine's entry in a report: every process, ours,
+// the stack's and the bench's, so that a saturated machine shows.
+var machineName = fmt.Sprintf("machine (all %d cores)", runtime.NumCPU())
+
+// machineTicks is the busy CPU time of the whole machine, every core, in
+// clock ticks: /proc/stat's first line without idle and iowait.
+func machineTicks() int64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is in user already
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return busy
+}
+
 // stackPids reads the pid of each stack service from `stack.sh status`.
 func stackPids() map[string]int {
 	out, _ := exec.Command("bash", "e2e/stack/stack.sh", "status").Output()
@@ -211,9 +244,23 @@ type cpuMeter struct {
 	pids  map[string]int
 	start map[string]int64
 	at    time.Time
+	// end and until, once set by stop, close the window: a report taken
+	// later (after a profile that outlasts the workload) covers only it.
+	end   map[string]int64
+	until time.Time
+}
+
+// stop ends the window at now.
+func (m *cpuMeter) stop() {
+	m.end, m.until = map[string]int64{}, time.Now()
+	for n, p := range m.pids {
+		m.end[n] = cpuTicks(p)
+	}
 }
 
 func newCPUMeter(pids map[string]int) *cpuMeter {
+	pids = maps.Clone(pids)
+	pids[machineName] = machinePid
 	m := &cpuMeter{pids: pids, start: map[string]int64{}, at: time.Now()}
 	for n, p := range pids {
 		m.start[n] = cpuTicks(p)
@@ -221,16 +268,20 @@ func newCPUMeter(pids map[string]int) *cpuMeter {
 	return m
 }
 
-// report returns "name 1.23 cores, ..." for the window, busiest first.
+// report returns "name 1.23 cores, ..." for the window, busiest first;
+// the window ends at the first report if stop was not called.
 func (m *cpuMeter) report() string {
-	el := time.Since(m.at).Seconds()
+	if m.end == nil {
+		m.stop()
+	}
+	el := m.until.Sub(m.at).Seconds()
 	type row struct {
 		n string
 		c float64
 	}
 	var rows []row
-	for n, p := range m.pids {
-		rows = append(rows, row{n, float64(cpuTicks(p)-m.start[n]) / 100 / el})
+	for n := range m.pids {
+		rows = append(rows, row{n, float64(m.end[n]-m.start[n]) / 100 / el})
 	}
 	for i := range rows {
 		for j := i + 1; j < len(rows); j++ {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -68,10 +69,12 @@ func (b *bench) stages(ctx context.Context) (stageRun, error) {
 	if err != nil {
 		return out, err
 	}
+	rawMeter := newCPUMeter(map[string]int{"bench (the raw copy)": os.Getpid(), "s3-source": b.stack["s3-source"], "s3-" + b.o.site: b.stack["s3-"+b.o.site]})
 	raw, err := c.rawCopySmall(ctx, bkA.Name, objsA)
 	if err != nil {
 		return out, err
 	}
+	rawMeter.stop()
 	logf("stages: raw copy %.0f objects/s", raw)
 	rc := rcloneRun{}
 	if !b.o.skipRclone {
@@ -113,7 +116,7 @@ func (b *bench) stages(ctx context.Context) (stageRun, error) {
 		return out, fmt.Errorf("populator drain: %w", err)
 	}
 	c.stopAll()
-	rep, err := c.replicatorDrain(ctx, n, raw)
+	rep, err := c.replicatorDrain(ctx, n, raw, rawMeter)
 	if err != nil {
 		return out, fmt.Errorf("replicator drain: %w", err)
 	}
@@ -252,7 +255,7 @@ func (b *bench) populatorDrain(ctx context.Context, bk domain.Bucket, objs []see
 // replicatorDrain starts the replicator on the n entries in Kafka and
 // times it from its first outcome on the status topic to its last, against
 // raw, the raw copy of the same objects.
-func (b *bench) replicatorDrain(ctx context.Context, n int, raw float64) (Result, error) {
+func (b *bench) replicatorDrain(ctx context.Context, n int, raw float64, rawMeter *cpuMeter) (Result, error) {
 	base, err := topicCount(b.kafka, b.statusTopic())
 	if err != nil {
 		return Result{}, err
@@ -268,8 +271,8 @@ func (b *bench) replicatorDrain(ctx context.Context, n int, raw float64) (Result
 	}
 	b.notes = append(b.notes, <-prof)
 	r := ratioRow(fmt.Sprintf("replicator drain %d objects vs raw GET+PUT", n), "objects/s", float64(n-1)/el.Seconds(), raw, 0.9)
-	r.Note = fmt.Sprintf("first outcome %s after the replicator's start, the last %s later; raw copy at concurrency %d; %s",
-		first.Round(time.Millisecond), el.Round(time.Millisecond), b.o.concurrency, meter.report())
+	r.Note = fmt.Sprintf("first outcome %s after the replicator's start, the last %s later; %s. Raw copy at concurrency %d: %s",
+		first.Round(time.Millisecond), el.Round(time.Millisecond), meter.report(), b.o.concurrency, rawMeter.report())
 	logf("replicator drain: %.0f objects/s (raw %.0f)", r.Value, raw)
 	return r, nil
 }
@@ -304,6 +307,7 @@ func (b *bench) waitTopic(ctx context.Context, topic string, base int64, n int, 
 			first, meter = time.Now(), newCPUMeter(pids)
 		}
 		if err == nil && c >= base+int64(n) {
+			meter.stop()
 			return first.Sub(started), time.Since(first), meter, nil
 		}
 		if time.Since(started) > b.o.workloadWait {
