@@ -232,16 +232,7 @@ func NewJob(id string, req JobRequest, now time.Time) (Job, error) {
 	if req.Rate < 0 || math.IsNaN(req.Rate) || math.IsInf(req.Rate, 0) {
 		problems = append(problems, fmt.Sprintf("rate must be a number of versions per second, 0 or more (got %v)", req.Rate))
 	}
-	seen := map[string]bool{}
-	for _, s := range req.Sites {
-		switch {
-		case s == "":
-			problems = append(problems, "a site name is empty")
-		case seen[s]:
-			problems = append(problems, fmt.Sprintf("site %q is given twice", s))
-		}
-		seen[s] = true
-	}
+	problems = append(problems, siteProblems(req.Sites)...)
 	if len(problems) > 0 {
 		return Job{}, fmt.Errorf("%w: %s", ErrInvalidJob, strings.Join(problems, "; "))
 	}
@@ -353,4 +344,21 @@ func (j Job) Progress() float64 {
 		return 0
 	}
 	return min(float64(j.Scanned)/float64(j.Total), 1)
+}
+
+// siteProblems names what is wrong with a job's list of sites: an empty
+// name, or a site given twice.
+func siteProblems(sites []string) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, s := range sites {
+		switch {
+		case s == "":
+			problems = append(problems, "a site name is empty")
+		case seen[s]:
+			problems = append(problems, fmt.Sprintf("site %q is given twice", s))
+		}
+		seen[s] = true
+	}
+	return problems
 }

@@ -184,16 +184,7 @@ func NewVerifyJob(id string, req VerifyRequest, targets []VerifyTarget, now time
 	if len(targets) == 0 {
 		problems = append(problems, "nothing to compare")
 	}
-	seen := map[string]bool{}
-	for _, s := range req.Sites {
-		switch {
-		case s == "":
-			problems = append(problems, "a site name is empty")
-		case seen[s]:
-			problems = append(problems, fmt.Sprintf("site %q is given twice", s))
-		}
-		seen[s] = true
-	}
+	problems = append(problems, siteProblems(req.Sites)...)
 	if len(problems) > 0 {
 		return Job{}, fmt.Errorf("%w: %s", ErrInvalidJob, strings.Join(problems, "; "))
 	}
