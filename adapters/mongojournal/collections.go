@@ -2,6 +2,7 @@ package mongojournal
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ func (c *cursor) refresh(ctx context.Context) error {
 	}
 	buckets, err := c.j.meta.ReplicatedBuckets(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("mongojournal: %w", err)
 	}
 	nowTS := &clusterTime{T: uint32(now.Unix())}
 	listed := make(map[string]bool, len(buckets))

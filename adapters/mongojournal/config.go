@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openbackbeat/backbeat/adapters/mongometa"
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 )
 
 // Modes of the journal.
@@ -79,14 +79,14 @@ type Config struct {
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
-	c.Database = cmp.Or(c.Database, mongometa.DefaultDatabase)
+	c.Database = cmp.Or(c.Database, mongodoc.DefaultDatabase)
 	c.Mode = cmp.Or(c.Mode, ModeCollections)
 	c.BucketRefresh = cmp.Or(c.BucketRefresh, DefaultBucketRefresh)
 	c.PollMin = cmp.Or(c.PollMin, DefaultPollMin)
 	c.PollMax = cmp.Or(c.PollMax, DefaultPollMax)
 	c.StartMargin = cmp.Or(c.StartMargin, DefaultStartMargin)
 	c.ReopenMax = cmp.Or(c.ReopenMax, DefaultReopenMax)
-	c.Timeout = cmp.Or(c.Timeout, mongometa.DefaultTimeout)
+	c.Timeout = cmp.Or(c.Timeout, mongodoc.DefaultTimeout)
 	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
@@ -97,7 +97,7 @@ func (c Config) Validate() error {
 	c = c.WithDefaults()
 	var errs []error
 	if !strings.HasPrefix(c.URI, "mongodb://") && !strings.HasPrefix(c.URI, "mongodb+srv://") {
-		errs = append(errs, fmt.Errorf("mongojournal: uri %q must start with mongodb:// or mongodb+srv://", mongometa.RedactURI(c.URI)))
+		errs = append(errs, fmt.Errorf("mongojournal: uri %q must start with mongodb:// or mongodb+srv://", mongodoc.RedactURI(c.URI)))
 	}
 	if strings.ContainsAny(c.Database, "/\\. \"$\x00") {
 		errs = append(errs, fmt.Errorf("mongojournal: database %q contains a character MongoDB forbids", c.Database))

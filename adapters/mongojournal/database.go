@@ -3,6 +3,7 @@ package mongojournal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func (c *cursor) bucketFormat(ctx context.Context, coll string) (bucketFormat, e
 	case errors.Is(err, ports.ErrNotFound):
 		f = bucketFormat{at: time.Now()}
 	case err != nil:
-		return bucketFormat{}, err
+		return bucketFormat{}, fmt.Errorf("mongojournal: %w", err)
 	default:
 		f = bucketFormat{vFormat: b.VFormat, isBucket: true, at: time.Now()}
 	}

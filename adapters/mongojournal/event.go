@@ -9,7 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 
-	"github.com/openbackbeat/backbeat/adapters/mongometa"
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -143,7 +143,7 @@ func toEvent(bucket, vFormat string, doc, full bson.Raw) (ports.JournalEvent, er
 	if err != nil {
 		return ports.JournalEvent{}, err
 	}
-	value, err := mongometa.ValueJSON(full.Lookup("value"))
+	value, err := mongodoc.ValueJSON(full.Lookup("value"))
 	if err != nil {
 		return ports.JournalEvent{}, fmt.Errorf("document %q: %w", id, err)
 	}

@@ -3,6 +3,7 @@ package mongojournal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func (c *cursor) lose(ctx context.Context, s *stream, cause error) {
 	if c.database {
 		bs, err := c.j.meta.ReplicatedBuckets(ctx)
 		if err != nil {
-			c.retryLater(s, errors.Join(cause, err)) // cannot name them yet
+			c.retryLater(s, errors.Join(cause, fmt.Errorf("mongojournal: %w", err))) // cannot name them yet
 			return
 		}
 		buckets = buckets[:0]

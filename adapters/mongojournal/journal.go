@@ -1,7 +1,8 @@
 // Package mongojournal is the MongoDB change-stream adapter of
 // ports.Journal: it tails the writes CloudServer makes to its metadata
-// database (layout in package mongometa) and turns each insert, update or
-// replace of an object document into a journal event.
+// database (layout in package mongometa; what both adapters read of it is
+// in adapters/internal/mongodoc) and turns each insert, update or replace
+// of an object document into a journal event.
 //
 // Two modes sit behind the one port. ModeCollections opens one
 // collection-level change stream per replicated bucket (from __metastore,
@@ -45,7 +46,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/mongo"
 
-	"github.com/openbackbeat/backbeat/adapters/mongometa"
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
@@ -56,7 +57,7 @@ type Journal struct {
 	client *mongo.Client
 	own    bool
 	db     *mongo.Database
-	meta   *mongometa.Store
+	meta   *mongodoc.Metastore
 }
 
 var _ ports.Journal = (*Journal)(nil)
@@ -67,15 +68,11 @@ func New(ctx context.Context, cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	client, err := mongometa.Connect(ctx, cfg.URI, cfg.Timeout)
+	client, err := mongodoc.Connect(ctx, cfg.URI, cfg.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("mongojournal: %w", err)
 	}
-	j, err := newJournal(client, cfg)
-	if err != nil {
-		_ = client.Disconnect(ctx)
-		return nil, err
-	}
+	j := newJournal(client, cfg)
 	j.own = true
 	return j, nil
 }
@@ -89,15 +86,12 @@ func NewWithClient(client *mongo.Client, cfg Config) (*Journal, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return newJournal(client, cfg.WithDefaults())
+	return newJournal(client, cfg.WithDefaults()), nil
 }
 
-func newJournal(client *mongo.Client, cfg Config) (*Journal, error) {
-	meta, err := mongometa.NewWithClient(client, mongometa.Config{Database: cfg.Database, Timeout: cfg.Timeout, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("mongojournal: %w", err)
-	}
-	return &Journal{cfg: cfg, log: cfg.Logger, client: client, db: client.Database(cfg.Database), meta: meta}, nil
+func newJournal(client *mongo.Client, cfg Config) *Journal {
+	db := client.Database(cfg.Database)
+	return &Journal{cfg: cfg, log: cfg.Logger, client: client, db: db, meta: mongodoc.NewMetastore(db, cfg.Timeout, cfg.Logger)}
 }
 
 // Close disconnects the client if the journal opened it. Close open

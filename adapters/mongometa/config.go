@@ -7,14 +7,16 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 )
 
 // Defaults of Config.
 const (
-	DefaultDatabase             = "metadata"
+	DefaultDatabase             = mongodoc.DefaultDatabase
 	DefaultCheckpointCollection = "__backbeat_checkpoints"
 	DefaultJobCollection        = "__backbeat_jobs"
-	DefaultTimeout              = 10 * time.Second
+	DefaultTimeout              = mongodoc.DefaultTimeout
 	DefaultMaxAttempts          = 50
 )
 
@@ -79,18 +81,4 @@ func (c Config) Validate() error {
 }
 
 // RedactURI hides the password of a connection string, for messages.
-func RedactURI(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return uri
-	}
-	creds, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return uri
-	}
-	user, _, hasPass := strings.Cut(creds, ":")
-	if !hasPass {
-		return uri
-	}
-	return scheme + "://" + user + ":***@" + host
-}
+func RedactURI(uri string) string { return mongodoc.RedactURI(uri) }

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -84,10 +85,10 @@ func toJobDoc(j domain.Job, rev int64) jobDoc {
 		d.Sites = []string{}
 	}
 	for r, n := range j.Skipped {
-		d.Skipped[EscapeField(string(r))] = n
+		d.Skipped[mongodoc.EscapeField(string(r))] = n
 	}
 	for s, c := range j.PerSite {
-		d.PerSite[EscapeField(s)] = siteCountDoc(c)
+		d.PerSite[mongodoc.EscapeField(s)] = siteCountDoc(c)
 	}
 	if j.Batch != nil {
 		b := &batchDoc{Last: refDoc(j.Batch.Last), Planned: []plannedDoc{}}
@@ -116,10 +117,10 @@ func (d jobDoc) job() domain.Job {
 		j.ModifiedSince = d.ModifiedSince.UTC()
 	}
 	for r, n := range d.Skipped {
-		j.Skipped[domain.SkipReason(UnescapeField(r))] = n
+		j.Skipped[domain.SkipReason(mongodoc.UnescapeField(r))] = n
 	}
 	for s, c := range d.PerSite {
-		j.PerSite[UnescapeField(s)] = domain.SiteCount(c)
+		j.PerSite[mongodoc.UnescapeField(s)] = domain.SiteCount(c)
 	}
 	if d.Batch != nil {
 		b := &domain.JobBatch{Last: domain.VersionRef(d.Batch.Last)}

@@ -14,25 +14,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
 
 // MetastoreCollection is CloudServer's collection of bucket attributes.
-const MetastoreCollection = "__metastore"
-
-// bucketFormatTTL bounds how long a bucket's key format is cached. The format
-// is fixed when a bucket is created; the bound only matters when a bucket is
-// deleted and created again with another format.
-const bucketFormatTTL = 30 * time.Second
+const MetastoreCollection = mongodoc.MetastoreCollection
 
 // Store reads and writes CloudServer metadata in MongoDB. It is safe for
 // concurrent use.
@@ -45,15 +39,7 @@ type Store struct {
 	meta      *mongo.Collection
 	ckpt      *mongo.Collection
 	jobs      *mongo.Collection
-
-	mu      sync.Mutex
-	formats map[string]cachedFormat
-	warned  map[string]bool // malformed bucket documents already reported
-}
-
-type cachedFormat struct {
-	vFormat string
-	at      time.Time
+	buckets   *mongodoc.Metastore
 }
 
 var (
@@ -66,20 +52,7 @@ var (
 // within timeout. Server selection and connection setup are bounded by
 // timeout too, so calls fail instead of hanging while the server is away.
 func Connect(ctx context.Context, uri string, timeout time.Duration) (*mongo.Client, error) {
-	opts := options.Client().ApplyURI(uri).
-		SetServerSelectionTimeout(timeout).
-		SetConnectTimeout(timeout)
-	client, err := mongo.Connect(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("mongodb connect %s: %w", RedactURI(uri), err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := client.Ping(pctx, nil); err != nil {
-		_ = client.Disconnect(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("mongodb ping %s: %w", RedactURI(uri), err)
-	}
-	return client, nil
+	return mongodoc.Connect(ctx, uri, timeout)
 }
 
 // New connects to cfg.URI and returns a store that owns its client.
@@ -119,8 +92,7 @@ func newStore(client *mongo.Client, cfg Config) *Store {
 		meta:    db.Collection(MetastoreCollection),
 		ckpt:    db.Collection(cfg.CheckpointCollection),
 		jobs:    db.Collection(cfg.JobCollection),
-		formats: map[string]cachedFormat{},
-		warned:  map[string]bool{},
+		buckets: mongodoc.NewMetastore(db, cfg.Timeout, cfg.Logger),
 	}
 }
 
@@ -147,82 +119,22 @@ func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // Bucket returns a bucket's attributes from __metastore.
 func (s *Store) Bucket(ctx context.Context, name string) (domain.Bucket, error) {
-	octx, cancel := s.op(ctx)
-	defer cancel()
-	raw, err := s.meta.FindOne(octx, bson.D{{Key: "_id", Value: name}}).Raw()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return domain.Bucket{}, fmt.Errorf("mongometa: bucket %q: %w", name, ports.ErrNotFound)
-	}
+	b, err := s.buckets.Bucket(ctx, name)
 	if err != nil {
-		return domain.Bucket{}, fmt.Errorf("mongometa: read bucket %q: %w", name, err)
+		return domain.Bucket{}, fmt.Errorf("mongometa: %w", err)
 	}
-	b, err := decodeBucket(raw)
-	if err != nil {
-		if kf, kerr := keyFormat(raw); kerr == nil {
-			// Its versions can still be read and marked FAILED.
-			s.rememberFormat(name, kf.VFormat)
-		}
-		return domain.Bucket{}, fmt.Errorf("mongometa: bucket %q: %w: %w", name, domain.ErrPermanent, err)
-	}
-	s.rememberFormat(name, b.VFormat)
 	return b, nil
 }
 
 // ReplicatedBuckets returns the buckets that have at least one enabled
-// replication rule, sorted by name. A malformed bucket document is logged,
-// not fatal: one bad bucket must not stop the journal of the others. It is
-// listed (name and key format only) when it holds a replication
-// configuration and its keys can be read, so that its versions are seen
-// and fail with the reason; otherwise it is left out.
+// replication rule, sorted by name (mongodoc.Metastore.ReplicatedBuckets
+// says how malformed bucket documents are treated).
 func (s *Store) ReplicatedBuckets(ctx context.Context) ([]domain.Bucket, error) {
-	octx, cancel := s.op(ctx)
-	defer cancel()
-	// Only what decodeBucket reads: BucketInfo documents carry ACLs,
-	// policies and lifecycle rules that the journal re-lists every refresh.
-	proj := bson.D{
-		{Key: "vFormat", Value: 1},
-		{Key: "value.name", Value: 1},
-		{Key: "value.versioningConfiguration", Value: 1},
-		{Key: "value.replicationConfiguration", Value: 1},
-	}
-	cur, err := s.meta.Find(octx, bson.D{}, options.Find().SetProjection(proj))
+	bs, err := s.buckets.ReplicatedBuckets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("mongometa: list buckets: %w", err)
+		return nil, fmt.Errorf("mongometa: %w", err)
 	}
-	defer cur.Close(context.WithoutCancel(octx))
-	var out []domain.Bucket
-	for cur.Next(octx) {
-		b, err := decodeBucket(cur.Current)
-		if err != nil {
-			// A bucket that asks for replication in a form we cannot read
-			// is still watched when its keys can be: its versions then fail
-			// with the reason (populator), instead of staying PENDING
-			// unseen.
-			w, watch := watchedAnyway(cur.Current)
-			id := cur.Current.Lookup("_id").String()
-			s.mu.Lock()
-			first := !s.warned[id]
-			s.warned[id] = true
-			s.mu.Unlock()
-			if first { // the journal lists buckets every few seconds
-				s.log.Warn("mongometa: malformed bucket document", "id", id, "error", err, "watched", watch)
-			}
-			if watch {
-				s.rememberFormat(w.Name, w.VFormat)
-				out = append(out, w)
-			}
-			continue
-		}
-		s.rememberFormat(b.Name, b.VFormat)
-		if hasEnabledRule(b) {
-			out = append(out, b)
-		}
-	}
-	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("mongometa: list buckets: %w", err)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return bs, nil
 }
 
 // ListReplicatedBuckets returns the names of the buckets that have at
@@ -239,18 +151,6 @@ func (s *Store) ListReplicatedBuckets(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func hasEnabledRule(b domain.Bucket) bool {
-	if b.Replication == nil {
-		return false
-	}
-	for _, r := range b.Replication.Rules {
-		if r.Enabled {
-			return true
-		}
-	}
-	return false
-}
-
 // PutBucket creates or updates a bucket's document in __metastore and its
 // collection. Only the attributes the domain knows are set, so the other
 // BucketInfo fields CloudServer keeps (ACL, owner, ...) survive.
@@ -265,7 +165,7 @@ func (s *Store) PutBucket(ctx context.Context, b domain.Bucket) error {
 	if vFormat != "v0" && vFormat != "v1" {
 		return fmt.Errorf("mongometa: put bucket %q: %w: unknown key format %q", b.Name, domain.ErrPermanent, b.VFormat)
 	}
-	repl, err := encodeReplication(b.Replication)
+	repl, err := mongodoc.EncodeReplication(b.Replication)
 	if err != nil {
 		return fmt.Errorf("mongometa: put bucket %q: %w: %w", b.Name, domain.ErrPermanent, err)
 	}
@@ -291,7 +191,7 @@ func (s *Store) PutBucket(ctx context.Context, b domain.Bucket) error {
 	if _, err := s.meta.UpdateOne(octx, bson.D{{Key: "_id", Value: b.Name}}, update, options.Update().SetUpsert(true)); err != nil {
 		return fmt.Errorf("mongometa: put bucket %q: %w", b.Name, err)
 	}
-	s.rememberFormat(b.Name, vFormat)
+	s.buckets.Remember(b.Name, vFormat)
 	// CloudServer creates the bucket's collection with the bucket; a change
 	// stream may watch it before the first object is written.
 	if err := s.db.CreateCollection(octx, b.Name); err != nil && !isNamespaceExists(err) {
@@ -308,31 +208,9 @@ func isNamespaceExists(err error) bool {
 // VFormat returns the key format ("v0" or "v1") of bucket, from a
 // short-lived cache.
 func (s *Store) VFormat(ctx context.Context, bucket string) (string, error) {
-	if f, ok := s.cachedFormat(bucket); ok {
-		return f, nil
-	}
-	b, err := s.Bucket(ctx, bucket)
+	f, err := s.buckets.VFormat(ctx, bucket)
 	if err != nil {
-		// Bucket remembers the key format of a malformed document when
-		// that part of it is readable.
-		if f, ok := s.cachedFormat(bucket); ok && errors.Is(err, domain.ErrPermanent) {
-			return f, nil
-		}
-		return "", err
+		return "", fmt.Errorf("mongometa: %w", err)
 	}
-	return b.VFormat, nil
-}
-
-// cachedFormat returns bucket's remembered key format while it is fresh.
-func (s *Store) cachedFormat(bucket string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.formats[bucket]
-	return c.vFormat, ok && time.Since(c.at) < bucketFormatTTL
-}
-
-func (s *Store) rememberFormat(bucket, vFormat string) {
-	s.mu.Lock()
-	s.formats[bucket] = cachedFormat{vFormat: vFormat, at: time.Now()}
-	s.mu.Unlock()
+	return f, nil
 }

@@ -1,6 +1,9 @@
 package mongometa
 
-import "github.com/openbackbeat/backbeat/domain"
+import (
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
+	"github.com/openbackbeat/backbeat/domain"
+)
 
 // verifyDoc is the stored form of a verify job's domain.VerifyState, in
 // its job document's "verify" field.
@@ -45,9 +48,9 @@ func toVerifyDoc(v *domain.VerifyState) *verifyDoc {
 	for site, kinds := range v.Findings {
 		m := map[string]int64{}
 		for k, n := range kinds {
-			m[EscapeField(string(k))] = n
+			m[mongodoc.EscapeField(string(k))] = n
 		}
-		d.Findings[EscapeField(site)] = m
+		d.Findings[mongodoc.EscapeField(site)] = m
 	}
 	for _, r := range v.Requeue {
 		d.Requeue = append(d.Requeue, repairDoc{Key: r.Key, VersionID: r.VersionID, Site: r.Site, Kind: string(r.Kind), Metadata: r.Metadata})
@@ -72,9 +75,9 @@ func (d *verifyDoc) state() *domain.VerifyState {
 	for site, kinds := range d.Findings {
 		m := map[domain.FindingKind]int64{}
 		for k, n := range kinds {
-			m[domain.FindingKind(UnescapeField(k))] = n
+			m[domain.FindingKind(mongodoc.UnescapeField(k))] = n
 		}
-		v.Findings[UnescapeField(site)] = m
+		v.Findings[mongodoc.UnescapeField(site)] = m
 	}
 	for _, r := range d.Requeue {
 		v.Requeue = append(v.Requeue, domain.Repair{

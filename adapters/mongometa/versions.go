@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
+	"github.com/openbackbeat/backbeat/adapters/internal/mongodoc"
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
 )
@@ -59,7 +60,7 @@ func decodeVersion(bucket, key, versionID string, doc bson.Raw) (domain.ObjectVe
 	if err != nil {
 		return domain.ObjectVersion{}, v, fmt.Errorf("mongometa: version %s of %s/%s: %w: document has no value", versionID, bucket, key, domain.ErrPermanent)
 	}
-	data, err := ValueJSON(v)
+	data, err := mongodoc.ValueJSON(v)
 	if err != nil {
 		return domain.ObjectVersion{}, v, fmt.Errorf("mongometa: version %s of %s/%s: %w: %w", versionID, bucket, key, domain.ErrPermanent, err)
 	}
@@ -167,7 +168,7 @@ func fieldChanges(before, after domain.ObjectVersion) ([]change, error) {
 		if bv, ok := b[f]; ok && bytes.Equal(bv, av) {
 			continue
 		}
-		v, err := valueBSON([]byte(`{"v":` + string(av) + `}`))
+		v, err := mongodoc.ValueBSON([]byte(`{"v":` + string(av) + `}`))
 		if err != nil {
 			return nil, fmt.Errorf("field %s: %w", f, err)
 		}
@@ -230,7 +231,7 @@ func withChanges(value bson.Raw, changes []change) (bson.D, error) {
 	}
 	pending := make(map[string]change, len(changes))
 	for _, c := range changes {
-		pending[EscapeField(c.field)] = c
+		pending[mongodoc.EscapeField(c.field)] = c
 	}
 	out := make(bson.D, 0, len(elems)+len(changes))
 	for _, e := range elems {
@@ -245,8 +246,8 @@ func withChanges(value bson.Raw, changes []change) (bson.D, error) {
 		}
 	}
 	for _, c := range changes {
-		if _, ok := pending[EscapeField(c.field)]; ok && c.value != nil {
-			out = append(out, bson.E{Key: EscapeField(c.field), Value: c.value})
+		if _, ok := pending[mongodoc.EscapeField(c.field)]; ok && c.value != nil {
+			out = append(out, bson.E{Key: mongodoc.EscapeField(c.field), Value: c.value})
 		}
 	}
 	return out, nil
@@ -329,7 +330,7 @@ func (s *Store) PutVersion(ctx context.Context, v domain.ObjectVersion) error {
 	if err != nil {
 		return fmt.Errorf("mongometa: put version %s of %s/%s: %w: %w", v.VersionID, v.Bucket, v.Key, domain.ErrPermanent, err)
 	}
-	value, err := valueBSON(data)
+	value, err := mongodoc.ValueBSON(data)
 	if err != nil {
 		return fmt.Errorf("mongometa: put version %s of %s/%s: %w: %w", v.VersionID, v.Bucket, v.Key, domain.ErrPermanent, err)
 	}

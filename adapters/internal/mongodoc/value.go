@@ -1,4 +1,4 @@
-package mongometa
+package mongodoc
 
 import (
 	"bytes"
@@ -95,10 +95,10 @@ func unescapeValue(v bson.RawValue) (any, error) {
 	return v, nil
 }
 
-// valueBSON converts ObjectMD (or any metadata) JSON to the document
+// ValueBSON converts ObjectMD (or any metadata) JSON to the document
 // CloudServer stores: field order kept, names escaped, integers stored as
 // numbers (int32 when they fit, as the Node.js driver does, else int64).
-func valueBSON(data []byte) (bson.D, error) {
+func ValueBSON(data []byte) (bson.D, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()

@@ -1,4 +1,4 @@
-package mongometa
+package mongodoc
 
 import (
 	"encoding/json"
@@ -100,10 +100,10 @@ func watchedAnyway(doc bson.Raw) (domain.Bucket, bool) {
 	return b, err == nil && rc.Type != bson.TypeNull
 }
 
-// encodeReplication converts a domain configuration to the stored shape, or
+// EncodeReplication converts a domain configuration to the stored shape, or
 // nil (null) when there is none. The stored shape has one destination for
 // all rules, as S3 replication to a Scality destination does.
-func encodeReplication(c *domain.ReplicationConfig) (any, error) {
+func EncodeReplication(c *domain.ReplicationConfig) (any, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -120,5 +120,17 @@ func encodeReplication(c *domain.ReplicationConfig) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return valueBSON(data)
+	return ValueBSON(data)
+}
+
+func hasEnabledRule(b domain.Bucket) bool {
+	if b.Replication == nil {
+		return false
+	}
+	for _, r := range b.Replication.Rules {
+		if r.Enabled {
+			return true
+		}
+	}
+	return false
 }

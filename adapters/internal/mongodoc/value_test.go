@@ -1,4 +1,4 @@
-package mongometa
+package mongodoc
 
 import (
 	"encoding/json"
@@ -31,7 +31,7 @@ func asMap(d bson.D) map[string]any {
 func TestValueBSONEscapesAndKeepsNumbers(t *testing.T) {
 	in := `{"key":"a.b","content-length":5,"big":3000000000,"ratio":1.5,` +
 		`"tags":{"k.1":"v","$x":"y"},"x-amz-meta-a.b":"m","list":[1,{"c.d":true}],"n":null}`
-	d, err := valueBSON([]byte(in))
+	d, err := ValueBSON([]byte(in))
 	require.NoError(t, err)
 	m := asMap(d)
 	assert.Equal(t, int32(5), m["content-length"], "content-length must be stored as a number")
@@ -65,11 +65,11 @@ func TestValueJSONIntegralDoubles(t *testing.T) {
 func TestValueJSONRejectsNonDocuments(t *testing.T) {
 	_, err := ValueJSON(rawValue(t, "a string"))
 	assert.Error(t, err)
-	_, err = valueBSON([]byte(`[1]`))
+	_, err = ValueBSON([]byte(`[1]`))
 	assert.Error(t, err)
-	_, err = valueBSON([]byte(`{"a":1} {}`))
+	_, err = ValueBSON([]byte(`{"a":1} {}`))
 	assert.Error(t, err)
-	_, err = valueBSON([]byte(`{"a":`))
+	_, err = ValueBSON([]byte(`{"a":`))
 	assert.Error(t, err)
 }
 
@@ -81,7 +81,7 @@ func FuzzValueBSON(f *testing.F) {
 	f.Add(`{"x":-9223372036854775808,"y":1e400}`)
 	f.Add(`not json`)
 	f.Fuzz(func(t *testing.T, in string) {
-		d, err := valueBSON([]byte(in))
+		d, err := ValueBSON([]byte(in))
 		if err != nil {
 			return
 		}
@@ -99,7 +99,7 @@ func FuzzValueBSON(f *testing.F) {
 		}
 		var want, got any
 		if json.Unmarshal([]byte(in), &want) != nil {
-			return // valueBSON accepted a number json refuses (1e400): fine
+			return // ValueBSON accepted a number json refuses (1e400): fine
 		}
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("output %q is not JSON: %v", out, err)
@@ -110,16 +110,9 @@ func FuzzValueBSON(f *testing.F) {
 	})
 }
 
-func TestConfigValidate(t *testing.T) {
-	assert.NoError(t, Config{URI: "mongodb://127.0.0.1:27117"}.Validate())
-	err := Config{URI: "http://user:secret@host", Database: "a.b", CheckpointCollection: "system.x", Timeout: -1, MaxAttempts: -2}.Validate()
-	require.Error(t, err)
-	for _, want := range []string{"uri", "database", "checkpointCollection", "timeout", "maxAttempts"} {
-		assert.Contains(t, err.Error(), want)
-	}
-	assert.NotContains(t, err.Error(), "secret", "passwords are never printed")
-	c := Config{URI: "mongodb://x"}.WithDefaults()
-	assert.Equal(t, "metadata", c.Database)
-	assert.Equal(t, "__backbeat_checkpoints", c.CheckpointCollection)
+func TestRedactURI(t *testing.T) {
 	assert.Equal(t, "mongodb://u:***@h/db", RedactURI("mongodb://u:p@h/db"))
+	assert.Equal(t, "mongodb://u@h/db", RedactURI("mongodb://u@h/db"))
+	assert.Equal(t, "mongodb://h/db", RedactURI("mongodb://h/db"))
+	assert.Equal(t, "nonsense", RedactURI("nonsense"))
 }
