@@ -16,5 +16,7 @@
 // The Config types (config.go) carry YAML names: the service
 // configuration embeds them as they are. Decisions (rule matching, site
 // refusals, status transitions, retry) are domain methods; the use cases
-// orchestrate them and the ports.
+// orchestrate them and the ports. The spans and upstream's stage metrics of
+// the replicator's reads and writes are decorators of its ports
+// (instrument.go), so the use case calls plain ports.
 package app

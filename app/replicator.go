@@ -219,8 +219,7 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 	case err == nil:
 		out.Completed(action, dstVersion, obj.Size)
 	case domain.Classify(err) == domain.Transient && entry.ReplayCount < r.MaxReplays:
-		r.replay(ctx, entry, err)
-		r.Telemetry.replaySent(ctx, r.site, entry.ReplayCount+1, out.Bytes)
+		r.replay(ctx, entry, out.Bytes, err)
 		return
 	default:
 		span.RecordError(err)
@@ -235,12 +234,12 @@ func (r *Replicator) replicate(ctx context.Context, d *ports.Delivery, entry dom
 }
 
 // replay sends an entry whose retries are spent to the replay topic, to be
-// tried again after ReplayDelay.
-func (r *Replicator) replay(ctx context.Context, entry domain.Entry, cause error) {
+// tried again after ReplayDelay; bytes are the data it asks for.
+func (r *Replicator) replay(ctx context.Context, entry domain.Entry, bytes int64, cause error) {
 	entry.Site = r.site
 	entry.ReplayCount++
 	entry.NotBefore = time.Now().Add(r.ReplayDelay).UnixMilli()
-	r.Telemetry.replayed(ctx, r.site)
+	r.Telemetry.replayed(ctx, r.site, entry.ReplayCount, bytes)
 	r.Log.WarnContext(ctx, "replaying entry later", "site", r.site, "bucket", entry.Bucket, "key", entry.Key, "replay", entry.ReplayCount, "err", cause)
 	msg := ports.Message{Key: entry.OrderingKey(), Payload: entry.Encode(), Headers: traceHeaders(ctx)}
 	_ = retryForever(ctx, func() error { return r.Publisher.Publish(ctx, r.Topics.Replay, msg) }, r.Log, "publish replay")
@@ -259,34 +258,29 @@ func (r *Replicator) apply(ctx context.Context, entry domain.Entry, obj domain.O
 		ContentType: obj.ContentType, ContentMD5: obj.ContentMD5, UserMeta: obj.UserMeta, Tags: obj.Tags,
 		IsDeleteMarker: obj.IsDeleteMarker, Headers: obj.Headers, Lock: obj.Lock,
 	}
+	src, dst := r.instrumented(entry, obj)
 	if obj.MetadataOnly() {
-		v, action, err := r.setTags(ctx, entry, obj, replica)
+		v, action, err := r.setTags(ctx, dst, obj, replica)
 		if !errors.Is(err, ports.ErrNoReplica) {
 			return v, action, err
 		}
 		// Never copied, or the copy was lost: the site converges by a copy.
 		r.Log.InfoContext(ctx, "no replica to update: copying", "site", r.site, "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID)
 	}
-	v, err := r.copy(ctx, entry, obj, replica)
+	v, err := r.copy(ctx, src, dst, obj, replica)
 	return v, domain.ActionCopied, err
 }
 
 // setTags changes the tags of the site's replica of obj in place.
-func (r *Replicator) setTags(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion, replica ports.Replica) (string, domain.Action, error) {
+func (r *Replicator) setTags(ctx context.Context, dst ports.Destination, obj domain.ObjectVersion, replica ports.Replica) (string, domain.Action, error) {
 	hint := ""
 	if b, ok := obj.Site(r.site); ok {
 		hint = b.DataStoreVersionID
 	}
-	ctx, span := tracer.Start(ctx, "write-tags", trace.WithAttributes(attribute.Int("tags", len(obj.Tags))))
-	defer span.End()
-	wstart := time.Now()
-	v, changed, err := r.Destination.SetTags(ctx, replica, hint)
+	v, changed, err := dst.SetTags(ctx, replica, hint)
 	if err != nil {
-		span.RecordError(err)
 		return "", "", fmt.Errorf("set tags at site %s: %w", r.site, err)
 	}
-	r.Telemetry.stageDone(ctx, r.site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
-	span.SetAttributes(attribute.Bool("changed", changed))
 	if !changed {
 		return v, domain.ActionNone, nil
 	}
@@ -294,44 +288,22 @@ func (r *Replicator) setTags(ctx context.Context, entry domain.Entry, obj domain
 }
 
 // copy streams one version from the source to the destination.
-func (r *Replicator) copy(ctx context.Context, entry domain.Entry, obj domain.ObjectVersion, replica ports.Replica) (string, error) {
+func (r *Replicator) copy(ctx context.Context, src ports.ObjectSource, dst ports.Destination, obj domain.ObjectVersion, replica ports.Replica) (string, error) {
 	var body io.Reader
 	if !obj.IsDeleteMarker {
-		// The read span covers the whole streamed read, which runs while
-		// the write sends it on: it ends when the body is closed.
-		_, rspan := tracer.Start(ctx, "read", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
-		defer rspan.End()
-		rstart := time.Now()
-		rc, err := r.Source.Open(ctx, obj.Bucket, obj.Key, obj.VersionID)
+		rc, err := src.Open(ctx, obj.Bucket, obj.Key, obj.VersionID)
 		if err != nil {
-			rspan.RecordError(err)
 			return "", fmt.Errorf("read source: %w", err)
 		}
-		read := &countingReader{r: rc}
-		defer func() {
-			_ = rc.Close()
-			r.Telemetry.stageDone(ctx, r.site, entry, stageSourceDataRead, read.n, time.Since(rstart))
-		}()
-		body = read
+		defer func() { _ = rc.Close() }()
+		body = rc
 	}
-	wctx, wspan := tracer.Start(ctx, "write", trace.WithAttributes(attribute.Int64("bytes", obj.Size)))
-	defer wspan.End()
 	progress := r.progress.begin(r.site, obj)
 	replica.Progress = progress.reporter()
-	wstart := time.Now()
-	v, err := r.Destination.Put(wctx, replica, body)
+	v, err := dst.Put(ctx, replica, body)
 	if err != nil {
-		wspan.RecordError(err)
 		return "", fmt.Errorf("write to site %s: %w", r.site, err)
 	}
 	progress.finish()
-	// The data and its metadata go in one request: a delete marker is a
-	// metadata write, anything else a data write carrying the metadata.
-	if obj.IsDeleteMarker {
-		r.Telemetry.stageDone(ctx, r.site, entry, stageMetadataWrite, int64(len(entry.Value)), time.Since(wstart))
-	} else {
-		r.Telemetry.stageDone(ctx, r.site, entry, stageDataWrite, obj.Size, time.Since(wstart))
-		r.Telemetry.metadataCarried(ctx, r.site, entry)
-	}
 	return v, nil
 }

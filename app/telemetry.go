@@ -111,9 +111,12 @@ func (t *Telemetry) retried(ctx context.Context, s string) {
 	}
 }
 
-func (t *Telemetry) replayed(ctx context.Context, s string) {
+// replayed records an entry sent to the replay topic for its replay-th
+// time, with bytes of data.
+func (t *Telemetry) replayed(ctx context.Context, s string, replay int, bytes int64) {
 	if t != nil {
 		t.replays.Add(ctx, 1, site(s))
+		t.replaySent(ctx, s, replay, bytes)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -329,16 +328,4 @@ func (t *Telemetry) statusProcessed(ctx context.Context, out domain.Outcome, ok 
 		result = "error"
 	}
 	u.statusDuration.Record(ctx, took.Seconds(), attrs("result", result, "replicationStatus", string(out.Status)))
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
