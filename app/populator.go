@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/openbackbeat/backbeat/domain"
 	"github.com/openbackbeat/backbeat/ports"
@@ -246,12 +247,12 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 	if err := p.publish(ctx, msgs); err != nil {
 		return err
 	}
-	p.Telemetry.populated(ctx, p.CheckpointName, sizes, events[len(events)-1].Time)
+	p.Telemetry.batchPublished(ctx, p.CheckpointName, sizes, queued, events[len(events)-1].Time)
+	// The shared counts are the backlog the API and the other processes
+	// read, not instrumentation: they are recorded once each (ports.Op).
 	counts := make([]deferredCount, len(queued))
 	for i, q := range queued {
 		counts[i] = deferredCount{site: q.site, kind: ports.MetricQueued, bytes: q.bytes}
-		p.Telemetry.entryPublished(ctx, q.site)
-		p.Telemetry.queuedFor(ctx, q.site, q.bytes)
 	}
 	p.counts().recordAll(ctx, counts)
 	return p.save(ctx, t, events[len(events)-1].Position)
@@ -351,8 +352,9 @@ func (p *Populator) entryFor(ctx context.Context, ev ports.JournalEvent) (*ports
 			return nil, nil, nil
 		}
 	}
-	ctx, span := tracer.Start(ctx, "populate")
-	span.SetAttributes(attribute.String("bucket", obj.Bucket), attribute.String("key", key), attribute.String("version", vid))
+	// The entry's own span: its context goes in the message's headers.
+	ctx, span := tracer.Start(ctx, "populate", trace.WithAttributes(
+		attribute.String("bucket", obj.Bucket), attribute.String("key", key), attribute.String("version", vid)))
 	defer span.End()
 	entry := domain.NewEntry(ev.Bucket, ev.Key, ev.Value)
 	var bytes int64

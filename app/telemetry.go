@@ -105,6 +105,18 @@ func (t *Telemetry) entryPublished(ctx context.Context, s string) {
 	}
 }
 
+// batchPublished records a batch of the journal the populator published:
+// each entry's bytes of data (0 for metadata only), the sites the entries
+// were queued for, and the commit time of the batch's last event (zero
+// when unknown).
+func (t *Telemetry) batchPublished(ctx context.Context, logID string, entryBytes []int64, queued []queuedSite, last time.Time) {
+	t.populated(ctx, logID, entryBytes, last)
+	for _, q := range queued {
+		t.entryPublished(ctx, q.site)
+		t.queuedFor(ctx, q.site, q.bytes)
+	}
+}
+
 func (t *Telemetry) retried(ctx context.Context, s string) {
 	if t != nil {
 		t.retries.Add(ctx, 1, site(s))
