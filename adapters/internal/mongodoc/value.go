@@ -36,10 +36,25 @@ const maxExactDouble = 1 << 53
 // extended JSON with field names unescaped. Integral doubles become integers
 // because the Node.js driver stores large JavaScript numbers (content-length
 // of objects over 2 GiB) as doubles, and the domain reads them as integers.
+//
+// The JSON is written straight from the BSON (jsonwriter.go), as
+// bson.MarshalExtJSON(…, false, false) renders it; a document holding a
+// type CloudServer never stores (binary, ObjectId, regex, ...), or one that
+// is malformed, takes the driver's path instead (extJSON).
 func ValueJSON(v bson.RawValue) ([]byte, error) {
 	if v.Type != bson.TypeEmbeddedDocument {
 		return nil, fmt.Errorf("metadata value is BSON %s, not a document", v.Type)
 	}
+	if out, ok := directJSON(v.Value); ok {
+		return out, nil
+	}
+	return extJSON(v)
+}
+
+// extJSON is ValueJSON through the driver: the document is rebuilt as a
+// bson.D with its names unescaped and its integral doubles as int64, then
+// marshalled as relaxed extended JSON.
+func extJSON(v bson.RawValue) ([]byte, error) {
 	d, err := unescapeDoc(v.Document())
 	if err != nil {
 		return nil, err

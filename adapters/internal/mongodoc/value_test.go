@@ -12,7 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 )
 
-func rawValue(t *testing.T, d any) bson.RawValue {
+func rawValue(t testing.TB, d any) bson.RawValue {
 	t.Helper()
 	data, err := bson.Marshal(bson.D{{Key: "v", Value: d}})
 	require.NoError(t, err)
