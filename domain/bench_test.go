@@ -68,6 +68,44 @@ func BenchmarkParseObjectMD(b *testing.B) {
 	}
 }
 
+// cloudServerMD is an ObjectMD as CloudServer writes it (Arsenal's
+// ObjectMD, model version 7) for a version replicated to two sites, as
+// mongodoc.ValueJSON renders it.
+const cloudServerMD = `{"owner-display-name":"Bart","owner-id":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be",` +
+	`"cache-control":"","content-disposition":"","content-encoding":"","expires":"","content-length":4096,` +
+	`"content-type":"image/jpeg","content-md5":"d41d8cd98f00b204e9800998ecf8427e","x-amz-version-id":"null",` +
+	`"x-amz-server-version-id":"","x-amz-storage-class":"STANDARD","x-amz-server-side-encryption":"",` +
+	`"x-amz-server-side-encryption-aws-kms-key-id":"","x-amz-server-side-encryption-customer-algorithm":"",` +
+	`"x-amz-website-redirect-location":"","acl":{"Canned":"private","FULL_CONTROL":[],"WRITE_ACP":[],"READ":[],"READ_ACP":[]},` +
+	`"key":"photos/2026/11/25/IMG_0001.jpg","location":[{"key":"4e6f1c","size":4096,"start":0,"dataStoreName":"us-east-1",` +
+	`"dataStoreType":"scality","dataStoreETag":"1:d41d8cd98f00b204e9800998ecf8427e"}],"isNull":false,"nullVersionId":"",` +
+	`"isDeleteMarker":false,"versionId":"98500000000000999999RG001  1.2.3","uploadId":"","tags":{"team":"photo"},` +
+	`"replicationInfo":{"status":"PENDING","backends":[{"site":"site-a","status":"PENDING","dataStoreVersionId":""},` +
+	`{"site":"site-b","status":"PENDING","dataStoreVersionId":""}],"content":["DATA","METADATA"],` +
+	`"destination":"arn:aws:s3:::dst","storageClass":"site-a,site-b","role":"arn:aws:iam::root:role/r","storageType":"aws_s3",` +
+	`"dataStoreVersionId":"","isNFS":null},"dataStoreName":"us-east-1","originOp":"s3:ObjectCreated:Put",` +
+	`"last-modified":"2026-11-25T09:00:00.000Z","md-model-version":7,"microVersionId":"0123456789abcdef"}`
+
+// BenchmarkParseObjectMDCloudServer parses a full ObjectMD without user
+// metadata (one decode) and with it (the top-level fields read too).
+func BenchmarkParseObjectMDCloudServer(b *testing.B) {
+	for name, md := range map[string]string{
+		"plain":    cloudServerMD,
+		"usermeta": cloudServerMD[:len(cloudServerMD)-1] + `,"x-amz-meta-camera":"x100"}`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			data := []byte(md)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseObjectMD("bench", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkMarshalObjectMD(b *testing.B) {
 	v := benchVersion()
 	b.ReportAllocs()

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -230,19 +231,32 @@ func (o *ObjectVersion) SetSiteStatus(site string, next Status, dstVersionID, re
 // ParseObjectMD decodes CloudServer's ObjectMD JSON. It is tolerant of
 // fields it does not know and strict about the types of those it uses.
 func ParseObjectMD(bucket string, data []byte) (ObjectVersion, error) {
+	return parseObjectMD(bucket, data, false)
+}
+
+// parseObjectMD is ParseObjectMD; readAll always reads the top-level
+// fields too, as the single decode's tests compare.
+func parseObjectMD(bucket string, data []byte, readAll bool) (ObjectVersion, error) {
 	if len(data) > MaxMetadataBytes {
 		return ObjectVersion{}, fmt.Errorf("object metadata is %d bytes, over the %d limit", len(data), MaxMetadataBytes)
 	}
+	// One decode into objectMD is enough when the JSON is an object that
+	// cannot hold user metadata. Otherwise the top-level fields are read
+	// as well, to find the x-amz-meta-* ones (raw), and to report the
+	// first error as it was always reported.
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return ObjectVersion{}, fmt.Errorf("object metadata is not a JSON object: %w", err)
-	}
-	if raw == nil { // the JSON was null
-		return ObjectVersion{}, errors.New("object metadata is not a JSON object: null")
-	}
 	var md objectMD
-	if err := json.Unmarshal(data, &md); err != nil {
-		return ObjectVersion{}, fmt.Errorf("object metadata: %w", err)
+	if err := json.Unmarshal(data, &md); err != nil || readAll || mayHoldUserMeta(data) || isJSONNull(data) {
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return ObjectVersion{}, fmt.Errorf("object metadata is not a JSON object: %w", err)
+		}
+		if raw == nil { // the JSON was null
+			return ObjectVersion{}, errors.New("object metadata is not a JSON object: null")
+		}
+		md = objectMD{} // not merged with what a failed decode left
+		if err := json.Unmarshal(data, &md); err != nil {
+			return ObjectVersion{}, fmt.Errorf("object metadata: %w", err)
+		}
 	}
 	o := ObjectVersion{
 		Bucket:         bucket,
@@ -310,6 +324,18 @@ func ParseObjectMD(bucket string, data []byte) (ObjectVersion, error) {
 		return ObjectVersion{}, fmt.Errorf("object metadata field replicationInfo.status: %w", err)
 	}
 	return o, nil
+}
+
+// mayHoldUserMeta reports whether an ObjectMD's JSON may name a user
+// metadata field: it holds the prefix as the start of a string, or a \u
+// escape, which could spell the prefix.
+func mayHoldUserMeta(data []byte) bool {
+	return bytes.Contains(data, []byte(`"`+UserMetaPrefix)) || bytes.Contains(data, []byte(`\u`))
+}
+
+// isJSONNull reports whether valid JSON is null.
+func isJSONNull(data []byte) bool {
+	return string(bytes.Trim(data, " \t\r\n")) == "null"
 }
 
 // MarshalObjectMD encodes the version as CloudServer's ObjectMD JSON.
