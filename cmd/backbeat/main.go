@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/openbackbeat/backbeat/cmd/backbeat/internal/ctl"
 )
 
 func main() {
@@ -17,6 +19,6 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "backbeat:", err)
-		os.Exit(exitCode(err))
+		os.Exit(ctl.ExitCode(err))
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/openbackbeat/backbeat/adapters/otelslog"
 	"github.com/openbackbeat/backbeat/app"
+	"github.com/openbackbeat/backbeat/cmd/backbeat/internal/ctl"
 )
 
 const usage = `usage: backbeat <command> [flags]
@@ -43,7 +44,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	cmd, args := args[0], args[1:]
 	if cmd == "ctl" {
-		return runCtl(ctx, args, os.Stdout, os.Stderr)
+		return ctl.Run(ctx, args, os.Stdout, os.Stderr)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	configPath := fs.String("config", os.Getenv("BACKBEAT_CONFIG"), "configuration file (YAML)")

@@ -1,9 +1,7 @@
-package main
+package ctl
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,9 +28,9 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode is the process exit code for err: the code an exitError asks
+// ExitCode is the process exit code for err: the code an exitError asks
 // for, else 1.
-func exitCode(err error) int {
+func ExitCode(err error) int {
 	var e *exitError
 	if errors.As(err, &e) {
 		return e.code
@@ -108,11 +106,7 @@ func (c *ctl) verifyStart(ctx context.Context, o verifyOptions) error {
 		return err
 	}
 	if !o.wait {
-		if c.json {
-			return c.printJSON(map[string]string{"id": id})
-		}
-		fmt.Fprintln(c.out, id)
-		return nil
+		return c.printID(id)
 	}
 	if !c.json {
 		fmt.Fprintln(c.out, id)
@@ -149,54 +143,12 @@ func verifyResult(j apiclient.VerifyJob, ignore []string) error {
 }
 
 func (c *ctl) printVerifyJSON(ctx context.Context, id string) error {
-	raw, err := call(ctx, c, func(ctx context.Context) ([]byte, error) { return c.client.VerifyJSON(ctx, id) })
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return fmt.Errorf("the API answered GET /_/verify/%s with unexpected JSON: %w", id, err)
-	}
-	buf.WriteByte('\n')
-	_, err = c.out.Write(buf.Bytes())
-	return err
+	return c.printAPIJSON(ctx, "/_/verify/"+id, func(ctx context.Context) ([]byte, error) { return c.client.VerifyJSON(ctx, id) })
 }
 
 // waitVerify polls the job until it ends, showing its progress.
 func (c *ctl) waitVerify(ctx context.Context, id string) (apiclient.VerifyJob, error) {
-	show := c.verifyView()
-	defer show.close()
-	var unreachableSince time.Time
-	poll := c.poll
-	if poll <= 0 {
-		poll = 500 * time.Millisecond
-	}
-	for {
-		j, err := call(ctx, c, func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.Verify(ctx, id) })
-		var unreachable *apiclient.UnreachableError
-		switch {
-		case errors.As(err, &unreachable) && ctx.Err() == nil:
-			if unreachableSince.IsZero() {
-				unreachableSince = time.Now()
-			}
-			if time.Since(unreachableSince) > backfillUnreachableFor {
-				return j, err
-			}
-		case err != nil:
-			return j, err
-		default:
-			unreachableSince = time.Time{}
-			show.update(j)
-			if j.Finished() {
-				return j, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return j, ctx.Err()
-		case <-time.After(poll):
-		}
-	}
+	return waitJob(ctx, c, c.verifyView(), func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.Verify(ctx, id) })
 }
 
 // verifyStatus shows one job in detail, or lists every job.

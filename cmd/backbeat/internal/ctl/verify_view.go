@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"fmt"
@@ -16,19 +16,15 @@ import (
 
 // verifyView shows a verify job's progress: nothing with --json, a bar
 // on a terminal, plain lines elsewhere.
-type verifyView interface {
-	update(j apiclient.VerifyJob)
-	close()
-}
-
-func (c *ctl) verifyView() verifyView {
+func (c *ctl) verifyView() jobView[apiclient.VerifyJob] {
 	if c.json {
 		return quietVerifyView{}
 	}
 	if f, ok := c.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return &verifyBarView{out: f}
 	}
-	return &verifyLineView{out: c.out, every: time.Second}
+	return &lineView[apiclient.VerifyJob]{out: c.out, every: time.Second, line: verifyLine,
+		scanned: func(j apiclient.VerifyJob) int64 { return j.Scanned }}
 }
 
 type quietVerifyView struct{}
@@ -71,32 +67,6 @@ func (v *verifyBarView) close() {
 		_ = v.bar.Exit()
 	}
 }
-
-// verifyLineView prints a line of progress at most every so often, and
-// when the job ends.
-type verifyLineView struct {
-	out   io.Writer
-	every time.Duration
-
-	start, last    time.Time
-	startScanned   int64
-	printedScanned int64
-	printed        bool
-}
-
-func (v *verifyLineView) update(j apiclient.VerifyJob) {
-	now := time.Now()
-	if v.start.IsZero() {
-		v.start, v.startScanned = now, j.Scanned
-	}
-	if !j.Finished() && (now.Sub(v.last) < v.every || v.printed && j.Scanned == v.printedScanned) {
-		return
-	}
-	v.last, v.printedScanned, v.printed = now, j.Scanned, true
-	fmt.Fprintln(v.out, verifyLine(j, now.Sub(v.start), j.Scanned-v.startScanned))
-}
-
-func (*verifyLineView) close() {}
 
 // verifyLine is one plain line of progress: versions walked of total,
 // compared, findings so far, the rate seen over elapsed and the time left

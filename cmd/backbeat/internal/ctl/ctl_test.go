@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func newCtlEnv(t *testing.T, token string) *ctlEnv {
 func (e *ctlEnv) ctl(args ...string) (string, error) {
 	e.t.Helper()
 	var out, errOut bytes.Buffer
-	err := runCtl(context.Background(), append([]string{"--api", e.URL}, args...), &out, &errOut)
+	err := Run(context.Background(), append([]string{"--api", e.URL}, args...), &out, &errOut)
 	return out.String(), err
 }
 
@@ -90,7 +90,7 @@ func TestCtlUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens there now
 	var out bytes.Buffer
-	err = runCtl(context.Background(), []string{"--api", "http://" + addr, "status"}, &out, &out)
+	err = Run(context.Background(), []string{"--api", "http://" + addr, "status"}, &out, &out)
 	want := "cannot reach the backbeat API at http://" + addr + ": connection refused — is `backbeat api` running?"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v, want %s", err, want)
@@ -124,7 +124,7 @@ func TestCtlUsageErrors(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := runCtl(context.Background(), []string{"--api", "ftp://x", "status"}, &out, &out); err == nil || !strings.Contains(err.Error(), "want http://host:port") {
+	if err := Run(context.Background(), []string{"--api", "ftp://x", "status"}, &out, &out); err == nil || !strings.Contains(err.Error(), "want http://host:port") {
 		t.Errorf("bad --api: %v", err)
 	}
 }
@@ -313,7 +313,7 @@ func TestCtlToken(t *testing.T) {
 	t.Setenv("BACKBEAT_API_TOKEN", "")
 	t.Setenv("BACKBEAT_API_URL", e.URL)
 	var out bytes.Buffer
-	if err := runCtl(context.Background(), []string{"status"}, &out, &out); err != nil || !strings.Contains(out.String(), "site-a") {
+	if err := Run(context.Background(), []string{"status"}, &out, &out); err != nil || !strings.Contains(out.String(), "site-a") {
 		t.Fatalf("BACKBEAT_API_URL: %v %s", err, out.String())
 	}
 }

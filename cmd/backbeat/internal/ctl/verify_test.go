@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"bytes"
@@ -58,8 +58,8 @@ func TestCtlVerify(t *testing.T) {
 	e.RunJobs(t, 4, 0)
 
 	out, err := e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--wait")
-	if exitCode(err) != ExitDrift {
-		t.Fatalf("exit code %d (%v), want %d\n%s", exitCode(err), err, ExitDrift, out)
+	if ExitCode(err) != ExitDrift {
+		t.Fatalf("exit code %d (%v), want %d\n%s", ExitCode(err), err, ExitDrift, out)
 	}
 	id := strings.SplitN(out, "\n", 2)[0]
 	if !strings.HasPrefix(id, "vf-") {
@@ -72,8 +72,8 @@ func TestCtlVerify(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	// --ignore extra still fails on the missing ones.
-	if _, err := e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--wait", "--ignore", "extra"); exitCode(err) != ExitDrift {
-		t.Fatalf("--ignore extra with versions missing: exit %d (%v)", exitCode(err), err)
+	if _, err := e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--wait", "--ignore", "extra"); ExitCode(err) != ExitDrift {
+		t.Fatalf("--ignore extra with versions missing: exit %d (%v)", ExitCode(err), err)
 	}
 
 	report := squash(e.mustCtl("verify", "report", id))
@@ -97,8 +97,8 @@ func TestCtlVerify(t *testing.T) {
 	// would): only the foreign object is left, which --ignore extra
 	// accepts.
 	out, err = e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--repair", "--wait", "--json")
-	if exitCode(err) != ExitDrift {
-		t.Fatalf("repair: exit %d (%v)\n%s", exitCode(err), err, out)
+	if ExitCode(err) != ExitDrift {
+		t.Fatalf("repair: exit %d (%v)\n%s", ExitCode(err), err, out)
 	}
 	var j map[string]any
 	if err := json.Unmarshal([]byte(out), &j); err != nil || j["requeued"] != 2.0 || j["repair"] != true {
@@ -121,8 +121,8 @@ func TestCtlVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if out, err := e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--wait"); exitCode(err) != ExitDrift || !strings.Contains(out, "findings=1 ") {
-		t.Fatalf("after the repair: exit %d (%v)\n%s", exitCode(err), err, out)
+	if out, err := e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--wait"); ExitCode(err) != ExitDrift || !strings.Contains(out, "findings=1 ") {
+		t.Fatalf("after the repair: exit %d (%v)\n%s", ExitCode(err), err, out)
 	}
 	if out, err := e.ctlPoll("verify", "start", "--bucket", "vf", "--site", "site-a", "--wait", "--ignore", "extra"); err != nil {
 		t.Fatalf("--ignore extra with only extras: %v\n%s", err, out)
@@ -154,11 +154,11 @@ func TestCtlVerifyRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("ctl %v: %v, want an error with %q\n%s", c.args, err, c.want, out)
 		}
-		if exitCode(err) == ExitDrift {
+		if ExitCode(err) == ExitDrift {
 			t.Errorf("ctl %v exits %d", c.args, ExitDrift)
 		}
 	}
-	if exitCode(errors.New("x")) != 1 || exitCode(fmt.Errorf("w: %w", &exitError{code: 3, err: errors.New("d")})) != 3 {
+	if ExitCode(errors.New("x")) != 1 || ExitCode(fmt.Errorf("w: %w", &exitError{code: 3, err: errors.New("d")})) != 3 {
 		t.Fatal("exitCode")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func (e *ctlEnv) backfillBucket(bucket string, n int) {
 func (e *ctlEnv) ctlPoll(args ...string) (string, error) {
 	e.t.Helper()
 	var out, errOut bytes.Buffer
-	err := runCtlPolling(context.Background(), append([]string{"--api", e.URL}, args...), &out, &errOut, 10*time.Millisecond)
+	err := runPolling(context.Background(), append([]string{"--api", e.URL}, args...), &out, &errOut, 10*time.Millisecond)
 	return out.String(), err
 }
 

@@ -1,6 +1,15 @@
-package main
+// Package ctl is `backbeat ctl`, the operator CLI: it parses a command
+// line, calls the operator HTTP API through apiclient and prints tables
+// (or the API's JSON with --json). Run is its one entry point; the error it
+// returns carries the process exit code, read with ExitCode (ExitDrift
+// when `verify start --wait` found drift, else 1).
+//
+// Its commands, flags, output lines and exit codes are an interface that
+// operators and scripts rely on: the tests assert them.
+package ctl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,14 +100,14 @@ type ctl struct {
 	poll time.Duration
 }
 
-// runCtl implements `backbeat ctl ...`: args are the arguments after "ctl".
-func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runCtlPolling(ctx, args, stdout, stderr, 0)
+// Run implements `backbeat ctl ...`: args are the arguments after "ctl".
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runPolling(ctx, args, stdout, stderr, 0)
 }
 
-// runCtlPolling is runCtl with --wait reading the job every poll (0: the
+// runPolling is Run with --wait reading the job every poll (0: the
 // default).
-func runCtlPolling(ctx context.Context, args []string, stdout, stderr io.Writer, poll time.Duration) error {
+func runPolling(ctx context.Context, args []string, stdout, stderr io.Writer, poll time.Duration) error {
 	fs := flag.NewFlagSet("backbeat ctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	apiURL := fs.String("api", envOr("BACKBEAT_API_URL", apiclient.DefaultURL), "")
@@ -295,6 +304,32 @@ func (c *ctl) printJSON(v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// printID prints the id of a job just started: alone on its line, or as
+// {"id": ...} with --json.
+func (c *ctl) printID(id string) error {
+	if c.json {
+		return c.printJSON(map[string]string{"id": id})
+	}
+	fmt.Fprintln(c.out, id)
+	return nil
+}
+
+// printAPIJSON prints the API's own JSON answer to GET route, as get
+// reads it, indented.
+func (c *ctl) printAPIJSON(ctx context.Context, route string, get func(context.Context) ([]byte, error)) error {
+	raw, err := call(ctx, c, get)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return fmt.Errorf("the API answered GET %s with unexpected JSON: %w", route, err)
+	}
+	buf.WriteByte('\n')
+	_, err = c.out.Write(buf.Bytes())
+	return err
 }
 
 func (c *ctl) table() *tabwriter.Writer {

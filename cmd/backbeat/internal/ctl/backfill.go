@@ -1,9 +1,7 @@
-package main
+package ctl
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,11 +48,7 @@ func (c *ctl) backfillStart(ctx context.Context, o backfillOptions) error {
 		return err
 	}
 	if !o.wait {
-		if c.json {
-			return c.printJSON(map[string]string{"id": id})
-		}
-		fmt.Fprintln(c.out, id)
-		return nil
+		return c.printID(id)
 	}
 	if !c.json {
 		fmt.Fprintln(c.out, id)
@@ -64,22 +58,17 @@ func (c *ctl) backfillStart(ctx context.Context, o backfillOptions) error {
 		return err
 	}
 	if c.json {
-		raw, err := call(ctx, c, func(ctx context.Context) ([]byte, error) { return c.client.BackfillJSON(ctx, id) })
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, raw, "", "  "); err != nil {
-			return fmt.Errorf("the API answered GET /_/backfill/%s with unexpected JSON: %w", id, err)
-		}
-		buf.WriteByte('\n')
-		if _, err := c.out.Write(buf.Bytes()); err != nil {
+		if err := c.printBackfillJSON(ctx, id); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintln(c.out, backfillSummary(j))
 	}
 	return backfillResult(j)
+}
+
+func (c *ctl) printBackfillJSON(ctx context.Context, id string) error {
+	return c.printAPIJSON(ctx, "/_/backfill/"+id, func(ctx context.Context) ([]byte, error) { return c.client.BackfillJSON(ctx, id) })
 }
 
 // backfillResult is the error of a job that did not end done.
@@ -95,7 +84,12 @@ func backfillResult(j apiclient.BackfillJob) error {
 
 // waitBackfill polls the job until it ends, showing its progress.
 func (c *ctl) waitBackfill(ctx context.Context, id string) (apiclient.BackfillJob, error) {
-	show := c.progressView()
+	return waitJob(ctx, c, c.progressView(), func(ctx context.Context) (apiclient.BackfillJob, error) { return c.client.Backfill(ctx, id) })
+}
+
+// waitJob polls a job with get until it ends, showing its progress; it
+// keeps polling an API that does not answer for backfillUnreachableFor.
+func waitJob[J interface{ Finished() bool }](ctx context.Context, c *ctl, show jobView[J], get func(context.Context) (J, error)) (J, error) {
 	defer show.close()
 	var unreachableSince time.Time
 	poll := c.poll
@@ -103,7 +97,7 @@ func (c *ctl) waitBackfill(ctx context.Context, id string) (apiclient.BackfillJo
 		poll = 500 * time.Millisecond
 	}
 	for {
-		j, err := call(ctx, c, func(ctx context.Context) (apiclient.BackfillJob, error) { return c.client.Backfill(ctx, id) })
+		j, err := call(ctx, c, get)
 		var unreachable *apiclient.UnreachableError
 		switch {
 		case errors.As(err, &unreachable) && ctx.Err() == nil:
@@ -130,21 +124,23 @@ func (c *ctl) waitBackfill(ctx context.Context, id string) (apiclient.BackfillJo
 	}
 }
 
-// progressView shows a job's progress: nothing with --json, a bar on a
-// terminal, plain lines elsewhere.
-type progressView interface {
-	update(j apiclient.BackfillJob)
+// jobView shows a job's progress as waitJob reads it.
+type jobView[J any] interface {
+	update(j J)
 	close()
 }
 
-func (c *ctl) progressView() progressView {
+// progressView shows a backfill job's progress: nothing with --json, a
+// bar on a terminal, plain lines elsewhere.
+func (c *ctl) progressView() jobView[apiclient.BackfillJob] {
 	if c.json {
 		return quietView{}
 	}
 	if f, ok := c.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return &barView{out: f}
 	}
-	return &lineView{out: c.out, every: time.Second}
+	return &lineView[apiclient.BackfillJob]{out: c.out, every: time.Second, line: backfillLine,
+		scanned: func(j apiclient.BackfillJob) int64 { return j.Scanned }}
 }
 
 type quietView struct{}
@@ -195,10 +191,12 @@ func (v *barView) close() {
 }
 
 // lineView prints a line of progress at most every so often, and when the
-// job ends.
-type lineView struct {
-	out   io.Writer
-	every time.Duration
+// job ends: line(j, elapsed, scanned meanwhile) of scanned(j).
+type lineView[J interface{ Finished() bool }] struct {
+	out     io.Writer
+	every   time.Duration
+	scanned func(J) int64
+	line    func(j J, elapsed time.Duration, scannedMeanwhile int64) string
 
 	start, last    time.Time
 	startScanned   int64
@@ -206,19 +204,19 @@ type lineView struct {
 	printed        bool
 }
 
-func (v *lineView) update(j apiclient.BackfillJob) {
-	now := time.Now()
+func (v *lineView[J]) update(j J) {
+	now, scanned := time.Now(), v.scanned(j)
 	if v.start.IsZero() {
-		v.start, v.startScanned = now, j.Scanned
+		v.start, v.startScanned = now, scanned
 	}
-	if !j.Finished() && (now.Sub(v.last) < v.every || v.printed && j.Scanned == v.printedScanned) {
+	if !j.Finished() && (now.Sub(v.last) < v.every || v.printed && scanned == v.printedScanned) {
 		return
 	}
-	v.last, v.printedScanned, v.printed = now, j.Scanned, true
-	fmt.Fprintln(v.out, backfillLine(j, now.Sub(v.start), j.Scanned-v.startScanned))
+	v.last, v.printedScanned, v.printed = now, scanned, true
+	fmt.Fprintln(v.out, v.line(j, now.Sub(v.start), scanned-v.startScanned))
 }
 
-func (*lineView) close() {}
+func (*lineView[J]) close() {}
 
 // backfillLine is one plain line of progress: scanned of total, what was
 // queued and skipped, the rate seen over elapsed, and the time left at it.
@@ -296,17 +294,7 @@ func (c *ctl) backfillStatus(ctx context.Context, id string) error {
 		return tw.Flush()
 	}
 	if c.json {
-		raw, err := call(ctx, c, func(ctx context.Context) ([]byte, error) { return c.client.BackfillJSON(ctx, id) })
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, raw, "", "  "); err != nil {
-			return err
-		}
-		buf.WriteByte('\n')
-		_, err = c.out.Write(buf.Bytes())
-		return err
+		return c.printBackfillJSON(ctx, id)
 	}
 	j, err := call(ctx, c, func(ctx context.Context) (apiclient.BackfillJob, error) { return c.client.Backfill(ctx, id) })
 	if err != nil {
