@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/openbackbeat/backbeat/adapters/apiclient"
 )
@@ -27,14 +22,8 @@ type backfillOptions struct {
 	wait           bool
 }
 
-// backfillUnreachableFor bounds how long --wait keeps polling an API that
-// does not answer (an API instance restarting: the job goes on elsewhere).
-const backfillUnreachableFor = 2 * time.Minute
-
 // backfillStart starts a job and prints its id; with wait, it follows the
-// job to its end (a progress bar on a terminal, plain lines otherwise;
-// with --json only the finished job's JSON), failing when the job did not
-// end done.
+// job to its end, failing when the job did not end done.
 func (c *ctl) backfillStart(ctx context.Context, o backfillOptions) error {
 	if o.bucket == "" {
 		return errors.New("ctl: backfill start needs --bucket")
@@ -43,28 +32,14 @@ func (c *ctl) backfillStart(ctx context.Context, o backfillOptions) error {
 		return fmt.Errorf("ctl: --rate must not be negative (0: unbounded), got %v", o.rate)
 	}
 	req := apiclient.BackfillRequest{Bucket: o.bucket, Prefix: o.prefix, Sites: o.sites, IncludeFailed: o.includeFailed, DryRun: o.dryRun, Rate: o.rate}
-	id, err := call(ctx, c, func(ctx context.Context) (string, error) { return c.client.StartBackfill(ctx, req) })
-	if err != nil {
-		return err
-	}
-	if !o.wait {
-		return c.printID(id)
-	}
-	if !c.json {
-		fmt.Fprintln(c.out, id)
-	}
-	j, err := c.waitBackfill(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		if err := c.printBackfillJSON(ctx, id); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(c.out, backfillSummary(j))
-	}
-	return backfillResult(j)
+	return startJob(ctx, c, o.wait, jobKind[apiclient.BackfillJob]{
+		start:     func(ctx context.Context) (string, error) { return c.client.StartBackfill(ctx, req) },
+		get:       c.client.Backfill,
+		printJSON: c.printBackfillJSON,
+		progress:  backfillProgress,
+		summary:   backfillSummary,
+		result:    backfillResult,
+	})
 }
 
 func (c *ctl) printBackfillJSON(ctx context.Context, id string) error {
@@ -82,141 +57,15 @@ func backfillResult(j apiclient.BackfillJob) error {
 	return fmt.Errorf("backfill job %s ended %s", j.ID, j.State)
 }
 
-// waitBackfill polls the job until it ends, showing its progress.
-func (c *ctl) waitBackfill(ctx context.Context, id string) (apiclient.BackfillJob, error) {
-	return waitJob(ctx, c, c.progressView(), func(ctx context.Context) (apiclient.BackfillJob, error) { return c.client.Backfill(ctx, id) })
+// backfillProgress shows the versions scanned, and what was queued and
+// skipped.
+var backfillProgress = jobProgress[apiclient.BackfillJob]{
+	counts: func(j apiclient.BackfillJob) (int64, int64) { return j.Scanned, j.Total },
+	desc: func(j apiclient.BackfillJob) string {
+		return fmt.Sprintf("queued %d, skipped %d, %s", j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued))
+	},
+	line: backfillLine,
 }
-
-// waitJob polls a job with get until it ends, showing its progress; it
-// keeps polling an API that does not answer for backfillUnreachableFor.
-func waitJob[J interface{ Finished() bool }](ctx context.Context, c *ctl, show jobView[J], get func(context.Context) (J, error)) (J, error) {
-	defer show.close()
-	var unreachableSince time.Time
-	poll := c.poll
-	if poll <= 0 {
-		poll = 500 * time.Millisecond
-	}
-	for {
-		j, err := call(ctx, c, get)
-		var unreachable *apiclient.UnreachableError
-		switch {
-		case errors.As(err, &unreachable) && ctx.Err() == nil:
-			if unreachableSince.IsZero() {
-				unreachableSince = time.Now()
-			}
-			if time.Since(unreachableSince) > backfillUnreachableFor {
-				return j, err
-			}
-		case err != nil:
-			return j, err
-		default:
-			unreachableSince = time.Time{}
-			show.update(j)
-			if j.Finished() {
-				return j, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return j, ctx.Err()
-		case <-time.After(poll):
-		}
-	}
-}
-
-// jobView shows a job's progress as waitJob reads it.
-type jobView[J any] interface {
-	update(j J)
-	close()
-}
-
-// progressView shows a backfill job's progress: nothing with --json, a
-// bar on a terminal, plain lines elsewhere.
-func (c *ctl) progressView() jobView[apiclient.BackfillJob] {
-	if c.json {
-		return quietView{}
-	}
-	if f, ok := c.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &barView{out: f}
-	}
-	return &lineView[apiclient.BackfillJob]{out: c.out, every: time.Second, line: backfillLine,
-		scanned: func(j apiclient.BackfillJob) int64 { return j.Scanned }}
-}
-
-type quietView struct{}
-
-func (quietView) update(apiclient.BackfillJob) {}
-func (quietView) close()                       {}
-
-// barView is a progress bar of the versions scanned, described by what
-// was queued and skipped.
-type barView struct {
-	out io.Writer
-	bar *progressbar.ProgressBar
-}
-
-func (v *barView) update(j apiclient.BackfillJob) {
-	total := max(j.Total, j.Scanned)
-	if total == 0 && !j.Finished() {
-		return // not counted yet
-	}
-	total = max(total, 1)
-	if v.bar == nil {
-		v.bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(v.out), progressbar.OptionSetWidth(30),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("versions"),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionShowDescriptionAtLineEnd())
-	}
-	if total != v.bar.GetMax64() {
-		v.bar.ChangeMax64(total)
-	}
-	desc := fmt.Sprintf("queued %d, skipped %d, %s", j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued))
-	if j.Finished() {
-		v.bar.Describe(desc)
-		_ = v.bar.Set64(total) // renders the last line and finishes the bar
-		fmt.Fprintln(v.out)
-		return
-	}
-	// Describe renders too: the count first, so that the line shows both
-	// new; the bar finishes only with the job.
-	_ = v.bar.Set64(min(j.Scanned, total-1))
-	v.bar.Describe(desc)
-}
-
-func (v *barView) close() {
-	if v.bar != nil && !v.bar.IsFinished() {
-		_ = v.bar.Exit()
-	}
-}
-
-// lineView prints a line of progress at most every so often, and when the
-// job ends: line(j, elapsed, scanned meanwhile) of scanned(j).
-type lineView[J interface{ Finished() bool }] struct {
-	out     io.Writer
-	every   time.Duration
-	scanned func(J) int64
-	line    func(j J, elapsed time.Duration, scannedMeanwhile int64) string
-
-	start, last    time.Time
-	startScanned   int64
-	printedScanned int64
-	printed        bool
-}
-
-func (v *lineView[J]) update(j J) {
-	now, scanned := time.Now(), v.scanned(j)
-	if v.start.IsZero() {
-		v.start, v.startScanned = now, scanned
-	}
-	if !j.Finished() && (now.Sub(v.last) < v.every || v.printed && scanned == v.printedScanned) {
-		return
-	}
-	v.last, v.printedScanned, v.printed = now, scanned, true
-	fmt.Fprintln(v.out, v.line(j, now.Sub(v.start), scanned-v.startScanned))
-}
-
-func (*lineView[J]) close() {}
 
 // backfillLine is one plain line of progress: scanned of total, what was
 // queued and skipped, the rate seen over elapsed, and the time left at it.
@@ -227,13 +76,7 @@ func backfillLine(j apiclient.BackfillJob, elapsed time.Duration, scannedMeanwhi
 		fmt.Fprintf(&b, " (%d%%)", min(j.Scanned*100/j.Total, 100))
 	}
 	fmt.Fprintf(&b, ", queued %d, skipped %d, %s queued", j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued))
-	if secs := elapsed.Seconds(); secs >= 1 && scannedMeanwhile > 0 {
-		rate := float64(scannedMeanwhile) / secs
-		fmt.Fprintf(&b, ", %.0f versions/s", rate)
-		if left := j.Total - j.Scanned; left > 0 && !j.Finished() {
-			fmt.Fprintf(&b, ", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
-		}
-	}
+	b.WriteString(rateAndETA(elapsed, scannedMeanwhile, j.Total-j.Scanned, j.Finished()))
 	return b.String()
 }
 

@@ -87,9 +87,8 @@ func splitKinds(kinds []string) []string {
 }
 
 // verifyStart starts a job and prints its id; with wait, it follows the
-// job to its end (a progress bar on a terminal, plain lines otherwise;
-// with --json only the finished job's JSON) and exits ExitDrift when it
-// found findings of kinds not ignored, 1 when it did not end done.
+// job to its end and exits ExitDrift when it found findings of kinds not
+// ignored, 1 when it did not end done.
 func (c *ctl) verifyStart(ctx context.Context, o verifyOptions) error {
 	if o.bucket == "" {
 		return errors.New("ctl: verify start needs --bucket")
@@ -101,28 +100,14 @@ func (c *ctl) verifyStart(ctx context.Context, o verifyOptions) error {
 		return errors.New("ctl: --ignore only changes the exit code of --wait")
 	}
 	req := apiclient.VerifyRequest{Bucket: o.bucket, Prefix: o.prefix, Sites: o.sites, Repair: o.repair}
-	id, err := call(ctx, c, func(ctx context.Context) (string, error) { return c.client.StartVerify(ctx, req) })
-	if err != nil {
-		return err
-	}
-	if !o.wait {
-		return c.printID(id)
-	}
-	if !c.json {
-		fmt.Fprintln(c.out, id)
-	}
-	j, err := c.waitVerify(ctx, id)
-	if err != nil {
-		return err
-	}
-	if c.json {
-		if err := c.printVerifyJSON(ctx, id); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(c.out, verifySummary(j))
-	}
-	return verifyResult(j, splitKinds(o.ignore))
+	return startJob(ctx, c, o.wait, jobKind[apiclient.VerifyJob]{
+		start:     func(ctx context.Context) (string, error) { return c.client.StartVerify(ctx, req) },
+		get:       c.client.Verify,
+		printJSON: c.printVerifyJSON,
+		progress:  verifyProgress,
+		summary:   verifySummary,
+		result:    func(j apiclient.VerifyJob) error { return verifyResult(j, splitKinds(o.ignore)) },
+	})
 }
 
 // verifyResult is the error, and exit code, of a waited job: nil when it
@@ -144,11 +129,6 @@ func verifyResult(j apiclient.VerifyJob, ignore []string) error {
 
 func (c *ctl) printVerifyJSON(ctx context.Context, id string) error {
 	return c.printAPIJSON(ctx, "/_/verify/"+id, func(ctx context.Context) ([]byte, error) { return c.client.VerifyJSON(ctx, id) })
-}
-
-// waitVerify polls the job until it ends, showing its progress.
-func (c *ctl) waitVerify(ctx context.Context, id string) (apiclient.VerifyJob, error) {
-	return waitJob(ctx, c, c.verifyView(), func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.Verify(ctx, id) })
 }
 
 // verifyStatus shows one job in detail, or lists every job.

@@ -2,70 +2,21 @@ package ctl
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
 	"github.com/openbackbeat/backbeat/adapters/apiclient"
 )
 
-// verifyView shows a verify job's progress: nothing with --json, a bar
-// on a terminal, plain lines elsewhere.
-func (c *ctl) verifyView() jobView[apiclient.VerifyJob] {
-	if c.json {
-		return quietVerifyView{}
-	}
-	if f, ok := c.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &verifyBarView{out: f}
-	}
-	return &lineView[apiclient.VerifyJob]{out: c.out, every: time.Second, line: verifyLine,
-		scanned: func(j apiclient.VerifyJob) int64 { return j.Scanned }}
-}
-
-type quietVerifyView struct{}
-
-func (quietVerifyView) update(apiclient.VerifyJob) {}
-func (quietVerifyView) close()                     {}
-
-// verifyBarView is a progress bar of the source versions walked (its
-// rate and ETA), described by the versions compared and findings so far.
-type verifyBarView struct {
-	out io.Writer
-	bar *progressbar.ProgressBar
-}
-
-func (v *verifyBarView) update(j apiclient.VerifyJob) {
-	total := max(j.Total, j.Scanned, 1)
-	if v.bar == nil {
-		v.bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(v.out), progressbar.OptionSetWidth(30),
-			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("versions"),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionShowDescriptionAtLineEnd())
-	}
-	if total != v.bar.GetMax64() {
-		v.bar.ChangeMax64(total)
-	}
-	desc := fmt.Sprintf("compared %d, findings %d", j.Compared, j.Drift)
-	if j.Finished() {
-		v.bar.Describe(desc)
-		_ = v.bar.Set64(total)
-		fmt.Fprintln(v.out)
-		return
-	}
-	_ = v.bar.Set64(min(j.Scanned, total-1))
-	v.bar.Describe(desc)
-}
-
-func (v *verifyBarView) close() {
-	if v.bar != nil && !v.bar.IsFinished() {
-		_ = v.bar.Exit()
-	}
+// verifyProgress shows the source versions walked, and the versions
+// compared and findings so far.
+var verifyProgress = jobProgress[apiclient.VerifyJob]{
+	counts: func(j apiclient.VerifyJob) (int64, int64) { return j.Scanned, j.Total },
+	desc: func(j apiclient.VerifyJob) string {
+		return fmt.Sprintf("compared %d, findings %d", j.Compared, j.Drift)
+	},
+	line: verifyLine,
 }
 
 // verifyLine is one plain line of progress: versions walked of total,
@@ -78,13 +29,7 @@ func verifyLine(j apiclient.VerifyJob, elapsed time.Duration, scannedMeanwhile i
 		fmt.Fprintf(&b, " (%d%%)", min(j.Scanned*100/j.Total, 100))
 	}
 	fmt.Fprintf(&b, ", compared %d, findings %d", j.Compared, j.Drift)
-	if secs := elapsed.Seconds(); secs >= 1 && scannedMeanwhile > 0 {
-		rate := float64(scannedMeanwhile) / secs
-		fmt.Fprintf(&b, ", %.0f versions/s", rate)
-		if left := j.Total - j.Scanned; left > 0 && !j.Finished() {
-			fmt.Fprintf(&b, ", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
-		}
-	}
+	b.WriteString(rateAndETA(elapsed, scannedMeanwhile, j.Total-j.Scanned, j.Finished()))
 	return b.String()
 }
 
