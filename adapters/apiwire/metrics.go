@@ -13,6 +13,11 @@ type Results[N any] struct {
 type Metric[N any] struct {
 	Description string     `json:"description"`
 	Results     Results[N] `json:"results"`
+	// WindowSeconds is the window the metric counts over, in seconds, so
+	// that clients need not read it from the description (this service's
+	// addition to upstream's shape). Absent for the metrics that count
+	// what is pending now (backlog, pending).
+	WindowSeconds int64 `json:"windowSeconds,omitempty"`
 }
 
 // SiteMetrics are the metrics of a site (or of all sites), in upstream's

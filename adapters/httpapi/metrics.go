@@ -65,10 +65,10 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 			body.Backlog = &apiwire.Metric[int64]{Description: descBacklog, Results: pending}
 		}
 		if want("completions") {
-			body.Completions = &apiwire.Metric[int64]{Description: fmt.Sprintf(descCompletions, secs), Results: counts(m.Completed)}
+			body.Completions = &apiwire.Metric[int64]{Description: fmt.Sprintf(descCompletions, secs), Results: counts(m.Completed), WindowSeconds: secs}
 		}
 		if want("failures") {
-			body.Failures = &apiwire.Metric[int64]{Description: fmt.Sprintf(descFailures, secs), Results: counts(m.Failed)}
+			body.Failures = &apiwire.Metric[int64]{Description: fmt.Sprintf(descFailures, secs), Results: counts(m.Failed), WindowSeconds: secs}
 		}
 		if want("pending") {
 			body.Pending = &apiwire.Metric[int64]{Description: descPending, Results: pending}
@@ -81,8 +81,9 @@ func (a *api) siteMetrics(w http.ResponseWriter, r *http.Request, p params) erro
 		}
 		secs := ThroughputWindow.Seconds()
 		body.Throughput = &apiwire.Metric[string]{
-			Description: fmt.Sprintf(descThroughput, int64(secs)),
-			Results:     rateResult{Count: fixed2(float64(m.Completed.Ops) / secs), Size: fixed2(float64(m.Completed.Bytes) / secs)},
+			Description:   fmt.Sprintf(descThroughput, int64(secs)),
+			Results:       rateResult{Count: fixed2(float64(m.Completed.Ops) / secs), Size: fixed2(float64(m.Completed.Bytes) / secs)},
+			WindowSeconds: int64(secs),
 		}
 	}
 	return writeJSON(w, http.StatusOK, body)

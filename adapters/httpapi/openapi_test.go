@@ -284,6 +284,7 @@ func TestSchemaValidator(t *testing.T) {
 		{"FailedPage", `{"IsTruncated":"no","Versions":[{"Bucket":"b"}],"Extra":1}`, 7},
 		{"AllSiteMetrics", `{"backlog":{"description":"d","results":{"count":1,"size":2}}}`, 4},
 		{"RateMetric", `{"description":"d","results":{"count":"1.5","size":"2.00"}}`, 1},
+		{"CountMetric", `{"description":"d","results":{"count":1,"size":2},"windowSeconds":0}`, 1},
 		{"Error", `{"code":404,"message":"RouteNotFound","description":"x","RouteNotFound":true}`, 0},
 		{"Error", `{"code":"404","message":"RouteNotFound","RouteNotFound":"yes"}`, 3},
 		{"SiteStatus", `{"a":"enabled","b":"paused"}`, 1},

@@ -222,9 +222,9 @@ func TestSiteMetrics(t *testing.T) {
 	seedMetrics(f)
 	const (
 		backlog   = `"backlog":{"description":"Number of incomplete replication operations (count) and number of incomplete bytes transferred (size)","results":{"count":%d,"size":%d}}`
-		completed = `"completions":{"description":"Number of completed replication operations (count) and number of bytes transferred (size) in the last 86400 seconds","results":{"count":%d,"size":%d}}`
-		failures  = `"failures":{"description":"Number of failed replication operations (count) and bytes (size) in the last 86400 seconds","results":{"count":%d,"size":%d}}`
-		tput      = `"throughput":{"description":"Current throughput for replication operations in ops/sec (count) and bytes/sec (size) in the last 900 seconds","results":{"count":%q,"size":%q}}`
+		completed = `"completions":{"description":"Number of completed replication operations (count) and number of bytes transferred (size) in the last 86400 seconds","results":{"count":%d,"size":%d},"windowSeconds":86400}`
+		failures  = `"failures":{"description":"Number of failed replication operations (count) and bytes (size) in the last 86400 seconds","results":{"count":%d,"size":%d},"windowSeconds":86400}`
+		tput      = `"throughput":{"description":"Current throughput for replication operations in ops/sec (count) and bytes/sec (size) in the last 900 seconds","results":{"count":%q,"size":%q},"windowSeconds":900}`
 		pending   = `"pending":{"description":"Number of pending replication operations (count) and bytes (size)","results":{"count":%d,"size":%d}}`
 	)
 	type want struct {
@@ -255,6 +255,25 @@ func TestSiteMetrics(t *testing.T) {
 				t.Errorf("GET %s:\n got %d %s\nwant {%s}", p, rec.Code, rec.Body, part)
 			}
 		}
+	}
+}
+
+// TestSiteMetricsWindows checks windowSeconds: the configured window for
+// completions and failures, throughput's own, none for what is pending now.
+func TestSiteMetricsWindows(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(_ *Deps, c *Config) { c.MetricsWindow = 90 * time.Minute })
+	m := decode[siteMetricsBody](t, f.do(http.MethodGet, "/_/metrics/crr/all", nil), 200)
+	got := [5]int64{m.Backlog.WindowSeconds, m.Completions.WindowSeconds, m.Failures.WindowSeconds, m.Throughput.WindowSeconds, m.Pending.WindowSeconds}
+	if want := [5]int64{0, 5400, 5400, 900, 0}; got != want {
+		t.Fatalf("windowSeconds of backlog, completions, failures, throughput, pending: %v, want %v", got, want)
+	}
+	rec := f.do(http.MethodGet, "/_/metrics/crr/site-a/completions", nil)
+	if want := `"windowSeconds":5400}`; !strings.Contains(rec.Body.String(), want) || !strings.Contains(rec.Body.String(), "in the last 5400 seconds") {
+		t.Fatalf("completions: %s, want %s and the same window in the description", rec.Body, want)
+	}
+	if rec := f.do(http.MethodGet, "/_/metrics/crr/site-a/pending", nil); strings.Contains(rec.Body.String(), "windowSeconds") {
+		t.Fatalf("pending has a window: %s", rec.Body)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +216,46 @@ func TestCtlMetrics(t *testing.T) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(e.mustCtl("--json", "metrics")), &all); err != nil || len(all) != 3 {
 		t.Fatalf("metrics --json: %v %v", all, err)
+	}
+}
+
+// TestCtlMetricsWindows checks that the line under the table says the
+// windows of the API's windowSeconds, whatever the descriptions say.
+func TestCtlMetricsWindows(t *testing.T) {
+	t.Parallel()
+	const results = `"results":{"count":1,"size":2}`
+	for _, c := range []struct{ name, body, want string }{
+		{"from windowSeconds, not the descriptions",
+			`{"completions":{"description":"in the last 86400 seconds",` + results + `,"windowSeconds":3600},` +
+				`"throughput":{"description":"in the last 900 seconds","results":{"count":"1.00","size":"2.00"},"windowSeconds":90}}`,
+			"\ncompleted and failed over the last 1h; throughput over the last 1m30s; pending is now\n"},
+		{"descriptions without the windows",
+			`{"completions":{"description":"d",` + results + `,"windowSeconds":600},` +
+				`"throughput":{"description":"d","results":{"count":"1.00","size":"2.00"},"windowSeconds":900}}`,
+			"\ncompleted and failed over the last 10m; throughput over the last 15m; pending is now\n"},
+		{"no windowSeconds: no line",
+			`{"completions":{"description":"in the last 86400 seconds",` + results + `},` +
+				`"throughput":{"description":"in the last 900 seconds","results":{"count":"1.00","size":"2.00"}}}`,
+			""},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/_/metrics/crr/site-x" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(c.body))
+		}))
+		var out, errOut bytes.Buffer
+		err := Run(context.Background(), []string{"--api", srv.URL, "metrics", "site-x"}, &out, &errOut)
+		srv.Close()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", c.name, err, out.String())
+		}
+		_, line, _ := strings.Cut(out.String(), "2 B/s\n")
+		if line != c.want {
+			t.Errorf("%s: after the table %q, want %q\n%s", c.name, line, c.want, out.String())
+		}
 	}
 }
 

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,8 +88,6 @@ func (c *ctl) status(ctx context.Context, site string) error {
 	return tw.Flush()
 }
 
-var windowRe = regexp.MustCompile(`in the last (\d+) seconds`)
-
 func (c *ctl) metrics(ctx context.Context, site string) error {
 	names := []string{site}
 	if site == "" {
@@ -138,11 +134,9 @@ func (c *ctl) metrics(ctx context.Context, site string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if m := ms[names[0]]; m.Completions != nil && m.Throughput != nil {
-		done, tput := windowRe.FindStringSubmatch(m.Completions.Description), windowRe.FindStringSubmatch(m.Throughput.Description)
-		if done != nil && tput != nil {
-			fmt.Fprintf(c.out, "\ncompleted and failed over the last %s; throughput over the last %s; pending is now\n", seconds(done[1]), seconds(tput[1]))
-		}
+	if m := ms[names[0]]; m.Completions != nil && m.Throughput != nil && m.Completions.WindowSeconds > 0 && m.Throughput.WindowSeconds > 0 {
+		fmt.Fprintf(c.out, "\ncompleted and failed over the last %s; throughput over the last %s; pending is now\n",
+			windowText(m.Completions.WindowSeconds), windowText(m.Throughput.WindowSeconds))
 	}
 	return nil
 }
@@ -154,11 +148,8 @@ func rate(x *apiclient.Metric) string {
 	return humanBytes(int64(x.Results.Size.Float64())) + "/s"
 }
 
-func seconds(s string) string {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return s + "s"
-	}
+// windowText says a window of n seconds the short way: 24h, 15m, 1m30s.
+func windowText(n int64) string {
 	d := time.Duration(n) * time.Second
 	switch {
 	case d%time.Hour == 0:
