@@ -166,7 +166,7 @@ func (a *StatusApplier) sideEffects(ctx context.Context, out domain.Outcome, now
 		kind = ports.MetricFailed
 	}
 	if a.Metrics != nil {
-		if err := a.Metrics.Record(ctx, out.Site, kind, out.Bytes, op); err != nil {
+		if err := a.Metrics.Record(ctx, out.Site, kind, 1, out.Bytes, op); err != nil {
 			return fmt.Errorf("count the outcome: %w", err)
 		}
 	}

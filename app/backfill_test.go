@@ -502,7 +502,7 @@ func TestBackfillHoldsWhileTheBacklogIsOverTheLimit(t *testing.T) {
 	e.put("hold", "k", 1, nil)
 	ctx := context.Background()
 	for range 3 {
-		if err := e.metrics.Record(ctx, "site-a", ports.MetricQueued, 1, ports.Op{}); err != nil {
+		if err := e.metrics.Record(ctx, "site-a", ports.MetricQueued, 1, 1, ports.Op{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -514,7 +514,7 @@ func TestBackfillHoldsWhileTheBacklogIsOverTheLimit(t *testing.T) {
 	if n := e.countPending("hold"); n != 0 {
 		t.Fatal("the job queued while the backlog was over the limit")
 	}
-	if err := e.metrics.Record(ctx, "site-a", ports.MetricCompleted, 1, ports.Op{}); err != nil {
+	if err := e.metrics.Record(ctx, "site-a", ports.MetricCompleted, 1, 1, ports.Op{}); err != nil {
 		t.Fatal(err)
 	}
 	if end := e.wait(j.ID); end.Queued != 1 {

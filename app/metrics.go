@@ -77,6 +77,7 @@ type metricsBacklog struct {
 type deferredCount struct {
 	site  string
 	kind  ports.MetricKind
+	ops   int64 // operations counted; 0 counts as 1
 	bytes int64
 	op    ports.Op // set when the count is first sent; kept for its retries
 }
@@ -95,11 +96,12 @@ func (b *metricsBacklog) record(ctx context.Context, c deferredCount) {
 	if b == nil || b.m == nil {
 		return
 	}
+	c.ops = max(c.ops, 1)
 	b.mu.Lock()
 	if !b.running {
 		b.mu.Unlock()
 		c.op = ports.Op{Lane: b.lanes.take(), ID: b.lanes.nextID()}
-		err := b.m.Record(ctx, c.site, c.kind, c.bytes, c.op)
+		err := b.m.Record(ctx, c.site, c.kind, c.ops, c.bytes, c.op)
 		if err == nil || ctx.Err() != nil {
 			b.lanes.put(c.op.Lane)
 			return
@@ -126,16 +128,33 @@ func (b *metricsBacklog) record(ctx context.Context, c deferredCount) {
 // one at a time they cost it a round trip to the store each.
 const recordConcurrency = 16
 
-// recordAll counts the operations of counts, up to recordConcurrency of
-// them at once, and returns when each was recorded or kept for later.
-// Counts are sums, so their order within a call does not matter.
+// recordAll counts the operations of counts, summed per site and kind
+// (one call to the store each, up to recordConcurrency of them at once),
+// and returns when each sum was recorded or kept for later. Counts are
+// sums, so their order within a call does not matter.
 func (b *metricsBacklog) recordAll(ctx context.Context, counts []deferredCount) {
 	if b == nil || b.m == nil {
 		return
 	}
+	type siteKind struct {
+		site string
+		kind ports.MetricKind
+	}
+	var sums []deferredCount
+	at := map[siteKind]int{}
+	for _, c := range counts {
+		k := siteKind{c.site, c.kind}
+		i, ok := at[k]
+		if !ok {
+			i, at[k] = len(sums), len(sums)
+			sums = append(sums, deferredCount{site: c.site, kind: c.kind})
+		}
+		sums[i].ops += max(c.ops, 1)
+		sums[i].bytes += c.bytes
+	}
 	sem := make(chan struct{}, recordConcurrency)
 	var wg sync.WaitGroup
-	for _, c := range counts {
+	for _, c := range sums {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -160,7 +179,7 @@ func (b *metricsBacklog) drain(ctx context.Context) {
 		}
 		c := b.pending[0]
 		b.mu.Unlock()
-		if err := b.m.Record(ctx, c.site, c.kind, c.bytes, c.op); err != nil {
+		if err := b.m.Record(ctx, c.site, c.kind, c.ops, c.bytes, c.op); err != nil {
 			time.Sleep(time.Second)
 			continue
 		}

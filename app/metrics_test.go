@@ -31,14 +31,14 @@ func newFlakyRecorder(t *testing.T) *flakyRecorder {
 	return &flakyRecorder{Metrics: m}
 }
 
-func (f *flakyRecorder) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
+func (f *flakyRecorder) Record(ctx context.Context, site string, kind ports.MetricKind, ops, bytes int64, op ports.Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.down {
 		return errors.New("down")
 	}
-	if err := f.Metrics.Record(ctx, site, kind, bytes, op); err != nil {
+	if err := f.Metrics.Record(ctx, site, kind, ops, bytes, op); err != nil {
 		return err
 	}
 	if f.lostReply > 0 {
@@ -122,7 +122,7 @@ type overlapRecorder struct {
 	inFlight, peak int
 }
 
-func (o *overlapRecorder) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
+func (o *overlapRecorder) Record(ctx context.Context, site string, kind ports.MetricKind, ops, bytes int64, op ports.Op) error {
 	o.mu.Lock()
 	o.inFlight++
 	o.peak = max(o.peak, o.inFlight)
@@ -138,24 +138,41 @@ func (o *overlapRecorder) Record(ctx context.Context, site string, kind ports.Me
 	o.mu.Lock()
 	o.inFlight--
 	o.mu.Unlock()
-	return o.flakyRecorder.Record(ctx, site, kind, bytes, op)
+	return o.flakyRecorder.Record(ctx, site, kind, ops, bytes, op)
 }
 
-// A populator batch's counts go to the store several at a time, not one
-// round trip after the other, and every one of them is recorded.
-func TestRecordAllSendsCountsConcurrently(t *testing.T) {
+// A populator batch's counts go to the store summed, one call per site
+// and kind, and the sums several at a time, not one round trip after the
+// other; every operation and byte is counted.
+func TestRecordAllSendsOneSumPerSiteAndKind(t *testing.T) {
 	o := &overlapRecorder{flakyRecorder: newFlakyRecorder(t)}
 	b := newMetricsBacklog(o, discardLog())
-	counts := make([]deferredCount, 100)
-	for i := range counts {
-		counts[i] = queued()
+	sites := []string{"site-a", "site-b", "site-c", "site-d"}
+	var counts []deferredCount
+	for i := range 100 {
+		counts = append(counts, deferredCount{site: sites[i%len(sites)], kind: ports.MetricQueued, bytes: int64(i)})
 	}
 	b.recordAll(context.Background(), counts)
 	o.mu.Lock()
-	peak := o.peak
+	peak, calls := o.peak, o.calls
 	o.mu.Unlock()
-	if peak < 4 {
-		t.Errorf("at most %d counts were sent at once, want several", peak)
+	if calls != len(sites) {
+		t.Errorf("%d calls to the store for 100 counts of %d sites, want one per site", calls, len(sites))
 	}
-	o.wantQueued(t, b, 100)
+	if peak < len(sites) {
+		t.Errorf("at most %d sums were sent at once, want %d", peak, len(sites))
+	}
+	for i, site := range sites {
+		got, err := o.Site(context.Background(), site, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bytes int64
+		for j := i; j < 100; j += len(sites) {
+			bytes += int64(j)
+		}
+		if want := (ports.Counts{Ops: 25, Bytes: bytes}); got.Queued != want {
+			t.Errorf("%s queued %+v, want %+v", site, got.Queued, want)
+		}
+	}
 }

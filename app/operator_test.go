@@ -66,7 +66,7 @@ func TestOperatorQueries(t *testing.T) {
 
 	for site, n := range map[string]int{"site-a": 2, "site-b": 3} {
 		for range n {
-			if err := metrics.Record(ctx, site, ports.MetricCompleted, 10, ports.Op{}); err != nil {
+			if err := metrics.Record(ctx, site, ports.MetricCompleted, 1, 10, ports.Op{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -56,11 +56,11 @@ type downMetrics struct {
 	lose *atomic.Int32
 }
 
-func (m downMetrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
+func (m downMetrics) Record(ctx context.Context, site string, kind ports.MetricKind, ops, bytes int64, op ports.Op) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	if err := m.MetricsRecorder.Record(ctx, site, kind, bytes, op); err != nil {
+	if err := m.MetricsRecorder.Record(ctx, site, kind, ops, bytes, op); err != nil {
 		return err
 	}
 	if m.lose.Add(-1) >= 0 {

@@ -39,9 +39,9 @@ type Op struct {
 
 // MetricsRecorder counts replication work per site, shared by all processes.
 type MetricsRecorder interface {
-	// Record adds one operation of bytes to kind at site, once per op
-	// (see Op).
-	Record(ctx context.Context, site string, kind MetricKind, bytes int64, op Op) error
+	// Record adds ops operations of bytes in all to kind at site, once
+	// per op (see Op). ops is at least 1.
+	Record(ctx context.Context, site string, kind MetricKind, ops, bytes int64, op Op) error
 	// Site returns site's counts over the window ending now.
 	Site(ctx context.Context, site string, window time.Duration) (SiteMetrics, error)
 }

@@ -124,8 +124,8 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("Retry: %+v %v", out, err)
 	}
 
-	_ = e.Metrics.Record(ctx, "site-a", ports.MetricQueued, 900, ports.Op{})
-	_ = e.Metrics.Record(ctx, "site-a", ports.MetricCompleted, 900, ports.Op{})
+	_ = e.Metrics.Record(ctx, "site-a", ports.MetricQueued, 1, 900, ports.Op{})
+	_ = e.Metrics.Record(ctx, "site-a", ports.MetricCompleted, 1, 900, ports.Op{})
 	m, err := e.client.SiteMetrics(ctx, "")
 	if err != nil || m.Completions.Results.Count.Int64() != 1 || m.Completions.Results.Size.Int64() != 900 ||
 		m.Throughput.Results.Size.String() != "1.00" || m.Throughput.Results.Size.Float64() != 1 {

@@ -45,7 +45,7 @@ type failedPage struct {
 func record(t *testing.T, s *httpapitest.Server, site string, kind ports.MetricKind, n int, size int64) {
 	t.Helper()
 	for range n {
-		if err := s.Metrics.Record(context.Background(), site, kind, size, ports.Op{}); err != nil {
+		if err := s.Metrics.Record(context.Background(), site, kind, 1, size, ports.Op{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -218,7 +218,7 @@ func (f *fixture) fail(site, bucket, key, vid string, ago time.Duration) {
 func (f *fixture) record(site string, kind ports.MetricKind, n int, bytes int64) {
 	f.t.Helper()
 	for range n {
-		if err := f.metrics.Record(context.Background(), site, kind, bytes, ports.Op{}); err != nil {
+		if err := f.metrics.Record(context.Background(), site, kind, 1, bytes, ports.Op{}); err != nil {
 			f.t.Fatal(err)
 		}
 	}

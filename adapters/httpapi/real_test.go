@@ -173,9 +173,9 @@ func TestRealServices(t *testing.T) {
 	}
 
 	for range 4 {
-		_ = rs.Metrics().Record(ctx, siteB, ports.MetricQueued, 250, ports.Op{})
+		_ = rs.Metrics().Record(ctx, siteB, ports.MetricQueued, 1, 250, ports.Op{})
 	}
-	_ = rs.Metrics().Record(ctx, siteB, ports.MetricCompleted, 250, ports.Op{})
+	_ = rs.Metrics().Record(ctx, siteB, ports.MetricCompleted, 1, 250, ports.Op{})
 	m := decode[siteMetricsBody](t, f.do(http.MethodGet, "/_/metrics/crr/"+siteB, nil), http.StatusOK)
 	if m.Pending.Results != (countResult{Count: 3, Size: 750}) || m.Completions.Results != (countResult{Count: 1, Size: 250}) || m.Throughput.Results.Size != "0.28" {
 		t.Fatalf("metrics: %+v %+v %+v", m.Pending, m.Completions, m.Throughput)

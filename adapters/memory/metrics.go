@@ -99,8 +99,8 @@ func (m *Metrics) bucketStart(t time.Time) int64 {
 	return ns - ((ns%iv)+iv)%iv
 }
 
-// Record adds one operation of bytes to kind at site, once per op.
-func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
+// Record adds ops operations of bytes in all to kind at site, once per op.
+func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, ops, bytes int64, op ports.Op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -110,6 +110,9 @@ func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind
 	}
 	if bytes < 0 {
 		return fmt.Errorf("memory metrics: %w: negative bytes %d", domain.ErrPermanent, bytes)
+	}
+	if ops < 1 {
+		return fmt.Errorf("memory metrics: %w: %d operations, want at least 1", domain.ErrPermanent, ops)
 	}
 	now := m.cfg.Now()
 	m.mu.Lock()
@@ -132,13 +135,13 @@ func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind
 		s.buckets[start] = b
 		m.expireLocked(s, now)
 	}
-	b[i].Ops++
+	b[i].Ops += ops
 	b[i].Bytes += bytes
 	sign := int64(-1)
 	if kind == ports.MetricQueued {
 		sign = 1
 	}
-	s.pending.Ops += sign
+	s.pending.Ops += sign * ops
 	s.pending.Bytes += sign * bytes
 	return nil
 }

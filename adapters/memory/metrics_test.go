@@ -30,7 +30,7 @@ func TestMetricsWindow(t *testing.T) {
 	ctx := testCtx(t)
 	record := func(kind ports.MetricKind, bytes int64) {
 		t.Helper()
-		if err := m.Record(ctx, "s", kind, bytes, ports.Op{}); err != nil {
+		if err := m.Record(ctx, "s", kind, 1, bytes, ports.Op{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -61,11 +61,14 @@ func TestMetricsWindow(t *testing.T) {
 	if got := site(24 * time.Hour); got.Queued != (ports.Counts{Ops: 1, Bytes: 20}) || got.Pending != (ports.Counts{Ops: 1, Bytes: 20}) {
 		t.Fatalf("after expiry = %+v, want the 12:20 bucket only and pending unchanged", got)
 	}
-	if err := m.Record(ctx, "s", "bogus", 1, ports.Op{}); err == nil {
+	if err := m.Record(ctx, "s", "bogus", 1, 1, ports.Op{}); err == nil {
 		t.Fatal("Record of an unknown kind succeeded")
 	}
-	if err := m.Record(ctx, "s", ports.MetricQueued, -1, ports.Op{}); err == nil {
+	if err := m.Record(ctx, "s", ports.MetricQueued, 1, -1, ports.Op{}); err == nil {
 		t.Fatal("Record of negative bytes succeeded")
+	}
+	if err := m.Record(ctx, "s", ports.MetricQueued, 0, 1, ports.Op{}); err == nil {
+		t.Fatal("Record of no operation succeeded")
 	}
 	if _, err := memory.NewMetrics(memory.MetricsConfig{Interval: time.Hour, Expiry: time.Minute}); err == nil {
 		t.Fatal("NewMetrics accepted an expiry shorter than the interval")

@@ -24,7 +24,7 @@ var metricNames = map[ports.MetricKind][2]string{
 	ports.MetricFailed:    {"opsfail", "bytesfail"},
 }
 
-// recordScript adds one operation to a kind's bucket counters, restarts
+// recordScript adds operations to a kind's bucket counters, restarts
 // their expiry, and moves the pending counters: up for queued work, down
 // for outcomes. They are kept signed (Site shows them clamped at zero), as
 // upstream and the memory adapter do: the populator records an entry as
@@ -37,7 +37,7 @@ var metricNames = map[ports.MetricKind][2]string{
 //
 // KEYS: ops bucket, bytes bucket, ops pending, bytes pending, op lane.
 // ARGV: bytes, expiry in ms, "1" for queued work else "-1", op ID ("" for
-// none).
+// none), operations.
 var recordScript = redis.NewScript(`
 if ARGV[4] ~= "" then
 	if redis.call("GET", KEYS[5]) == ARGV[4] then
@@ -45,15 +45,15 @@ if ARGV[4] ~= "" then
 	end
 	redis.call("SET", KEYS[5], ARGV[4], "PX", ARGV[2])
 end
-redis.call("INCRBY", KEYS[1], 1)
+redis.call("INCRBY", KEYS[1], ARGV[5])
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
 redis.call("INCRBY", KEYS[2], ARGV[1])
 redis.call("PEXPIRE", KEYS[2], ARGV[2])
 if ARGV[3] == "1" then
-	redis.call("INCRBY", KEYS[3], 1)
+	redis.call("INCRBY", KEYS[3], ARGV[5])
 	redis.call("INCRBY", KEYS[4], ARGV[1])
 else
-	redis.call("DECRBY", KEYS[3], 1)
+	redis.call("DECRBY", KEYS[3], ARGV[5])
 	redis.call("DECRBY", KEYS[4], ARGV[1])
 end
 return 1`)
@@ -88,15 +88,18 @@ func normalize(ms int64) int64 {
 	return ms - ms%step
 }
 
-// Record adds one operation of bytes to kind at site once per op,
+// Record adds ops operations of bytes in all to kind at site once per op,
 // atomically (one script).
-func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, bytes int64, op ports.Op) error {
+func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind, ops, bytes int64, op ports.Op) error {
 	names, ok := metricNames[kind]
 	if !ok {
 		return fmt.Errorf("redisstore: record metric: unknown kind %q", kind)
 	}
 	if site == "" {
 		return errors.New("redisstore: record metric: empty site")
+	}
+	if ops < 1 {
+		return fmt.Errorf("redisstore: record metric: %d operations, want at least 1", ops)
 	}
 	bucket := normalize(time.Now().UnixMilli())
 	dir := "-1"
@@ -108,9 +111,9 @@ func (m *Metrics) Record(ctx context.Context, site string, kind ports.MetricKind
 		m.pendingKey(site, "ops"), m.pendingKey(site, "bytes"),
 		m.s.key("bb:crr:oplane:" + op.Lane),
 	}
-	err := recordScript.Run(ctx, m.s.rdb, keys, bytes, m.s.cfg.MetricsExpiry.Milliseconds(), dir, op.ID).Err()
+	err := recordScript.Run(ctx, m.s.rdb, keys, bytes, m.s.cfg.MetricsExpiry.Milliseconds(), dir, op.ID, ops).Err()
 	if err != nil {
-		return fmt.Errorf("redisstore: record %s of %d bytes at %s: %w", kind, bytes, site, err)
+		return fmt.Errorf("redisstore: record %d %s of %d bytes at %s: %w", ops, kind, bytes, site, err)
 	}
 	return nil
 }

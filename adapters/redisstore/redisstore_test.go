@@ -331,9 +331,9 @@ func TestMetricsKeyLayout(t *testing.T) {
 	ctx := t.Context()
 	const step = int64(5 * time.Minute / time.Millisecond)
 	before := time.Now().UnixMilli() / step * step
-	require.NoError(t, m.Record(ctx, "site-m", ports.MetricQueued, 1000, ports.Op{}))
-	require.NoError(t, m.Record(ctx, "site-m", ports.MetricCompleted, 600, ports.Op{}))
-	require.NoError(t, m.Record(ctx, "site-m", ports.MetricFailed, 300, ports.Op{}))
+	require.NoError(t, m.Record(ctx, "site-m", ports.MetricQueued, 1, 1000, ports.Op{}))
+	require.NoError(t, m.Record(ctx, "site-m", ports.MetricCompleted, 1, 600, ports.Op{}))
+	require.NoError(t, m.Record(ctx, "site-m", ports.MetricFailed, 1, 300, ports.Op{}))
 	after := time.Now().UnixMilli() / step * step
 	keys, err := e.keys(ctx, "site-m:bb:crr:*")
 	require.NoError(t, err)

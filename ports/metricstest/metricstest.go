@@ -37,6 +37,8 @@ func Run(t *testing.T, newRecorder func(t *testing.T) ports.MetricsRecorder) {
 		{Name: "SitesAreIndependent", Fn: testSitesIndependent},
 		{Name: "ConcurrentRecordsCountExactly", Fn: testConcurrent},
 		{Name: "RetriedOpCountsOnce", Fn: testRetriedOp},
+		{Name: "SeveralOpsInOneRecord", Fn: testSeveralOps},
+		{Name: "NoOpRefused", Fn: testNoOp},
 	})
 }
 
@@ -47,7 +49,7 @@ func unique(prefix string) string { return shared.Unique(prefix) }
 func record(t *testing.T, r ports.MetricsRecorder, site string, kind ports.MetricKind, bytes int64, times int) {
 	t.Helper()
 	for range times {
-		if err := r.Record(ctxFor(t), site, kind, bytes, ports.Op{}); err != nil {
+		if err := r.Record(ctxFor(t), site, kind, 1, bytes, ports.Op{}); err != nil {
 			t.Fatalf("Record(%s, %s, %d): %v", site, kind, bytes, err)
 		}
 	}
@@ -92,6 +94,35 @@ func testCounts(t *testing.T, r ports.MetricsRecorder) {
 	})
 }
 
+// testSeveralOps records sums of several operations, as the populator
+// records a batch: each counts as its operations, pending included.
+func testSeveralOps(t *testing.T, r ports.MetricsRecorder) {
+	site := unique("site")
+	for _, c := range []struct {
+		kind       ports.MetricKind
+		ops, bytes int64
+	}{{ports.MetricQueued, 40, 4000}, {ports.MetricQueued, 1, 10}, {ports.MetricCompleted, 25, 2500}, {ports.MetricFailed, 5, 0}} {
+		if err := r.Record(ctxFor(t), site, c.kind, c.ops, c.bytes, ports.Op{}); err != nil {
+			t.Fatalf("Record(%s, %d ops, %d bytes): %v", c.kind, c.ops, c.bytes, err)
+		}
+	}
+	wantSite(t, r, site, ports.SiteMetrics{
+		Queued:    ports.Counts{Ops: 41, Bytes: 4010},
+		Completed: ports.Counts{Ops: 25, Bytes: 2500},
+		Failed:    ports.Counts{Ops: 5},
+		Pending:   ports.Counts{Ops: 11, Bytes: 1510},
+	})
+}
+
+// testNoOp: a record of no operation is refused, and counts nothing.
+func testNoOp(t *testing.T, r ports.MetricsRecorder) {
+	site := unique("site")
+	if err := r.Record(ctxFor(t), site, ports.MetricQueued, 0, 10, ports.Op{}); err == nil {
+		t.Fatal("Record of 0 operations succeeded")
+	}
+	wantSite(t, r, site, ports.SiteMetrics{})
+}
+
 // testPendingNotNegative records outcomes of work queued before the
 // recorder existed (or counted by a process that crashed): pending stays
 // at zero rather than going below.
@@ -121,7 +152,7 @@ func testRetriedOp(t *testing.T, r ports.MetricsRecorder) {
 	site, lane, other := unique("site"), unique("lane"), unique("lane")
 	rec := func(kind ports.MetricKind, op ports.Op) {
 		t.Helper()
-		if err := r.Record(ctxFor(t), site, kind, 10, op); err != nil {
+		if err := r.Record(ctxFor(t), site, kind, 1, 10, op); err != nil {
 			t.Fatalf("Record(%s, %+v): %v", kind, op, err)
 		}
 	}
@@ -171,7 +202,7 @@ func testConcurrent(t *testing.T, r ports.MetricsRecorder) {
 				case 4:
 					kind = ports.MetricFailed
 				}
-				if err := r.Record(ctx, site, kind, int64(g+1), ports.Op{}); err != nil {
+				if err := r.Record(ctx, site, kind, 1, int64(g+1), ports.Op{}); err != nil {
 					errs <- err
 					return
 				}

@@ -179,11 +179,11 @@ func TestCtlMetrics(t *testing.T) {
 	e := newCtlEnv(t, "")
 	ctx := context.Background()
 	for range 3 {
-		_ = e.Metrics.Record(ctx, "site-a", ports.MetricQueued, 1024, ports.Op{})
+		_ = e.Metrics.Record(ctx, "site-a", ports.MetricQueued, 1, 1024, ports.Op{})
 	}
-	_ = e.Metrics.Record(ctx, "site-a", ports.MetricCompleted, 1024, ports.Op{})
-	_ = e.Metrics.Record(ctx, "site-b", ports.MetricQueued, 10, ports.Op{})
-	_ = e.Metrics.Record(ctx, "site-b", ports.MetricFailed, 10, ports.Op{})
+	_ = e.Metrics.Record(ctx, "site-a", ports.MetricCompleted, 1, 1024, ports.Op{})
+	_ = e.Metrics.Record(ctx, "site-b", ports.MetricQueued, 1, 10, ports.Op{})
+	_ = e.Metrics.Record(ctx, "site-b", ports.MetricFailed, 1, 10, ports.Op{})
 	out := squash(e.mustCtl("metrics"))
 	wantLines(t, out,
 		"SITE PENDING PENDING BYTES COMPLETED COMPLETED BYTES FAILED FAILED BYTES OPS/S BYTES/S",
