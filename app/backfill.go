@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,10 +14,9 @@ import (
 // BackfillService starts, lists, shows and cancels backfill jobs. It only
 // records them: a JobRunner of some API instance runs each.
 type BackfillService struct {
-	jobs     ports.JobStore
+	jobsOf
 	metadata ports.MetadataStore
 	sites    []string
-	now      func() time.Time
 }
 
 // NewBackfillService returns the service over a job store and the source
@@ -28,7 +25,7 @@ func NewBackfillService(jobs ports.JobStore, metadata ports.MetadataStore, sites
 	if jobs == nil || metadata == nil {
 		return nil, errors.New("backfill service: a job store and a metadata store are required")
 	}
-	return &BackfillService{jobs: jobs, metadata: metadata, sites: slices.Clone(sites), now: time.Now}, nil
+	return &BackfillService{jobsOf: jobsOf{jobs: jobs, kind: domain.JobBackfill, now: time.Now}, metadata: metadata, sites: slices.Clone(sites)}, nil
 }
 
 // ErrNoReplication says a backfill named a bucket that replicates nothing.
@@ -46,7 +43,7 @@ func (s *BackfillService) Start(ctx context.Context, req domain.JobRequest) (dom
 			return domain.Job{}, fmt.Errorf("%w: %q", ErrUnknownSite, site)
 		}
 	}
-	id := newJobID()
+	id := newJobID("bf-")
 	job, err := domain.NewJob(id, req, s.now())
 	if err != nil {
 		return domain.Job{}, err
@@ -62,37 +59,4 @@ func (s *BackfillService) Start(ctx context.Context, req domain.JobRequest) (dom
 		return domain.Job{}, fmt.Errorf("record backfill job: %w", err)
 	}
 	return job, nil
-}
-
-// Job returns one backfill job (ports.ErrNotFound when there is none).
-func (s *BackfillService) Job(ctx context.Context, id string) (domain.Job, error) {
-	j, err := s.jobs.Job(ctx, id)
-	if err != nil {
-		return domain.Job{}, err
-	}
-	if j.Kind != domain.JobBackfill {
-		return domain.Job{}, fmt.Errorf("backfill job %s: %w", id, ports.ErrNotFound)
-	}
-	return j, nil
-}
-
-// Jobs lists the backfill jobs, newest first.
-func (s *BackfillService) Jobs(ctx context.Context) ([]domain.Job, error) {
-	return s.jobs.Jobs(ctx, ports.JobFilter{Kind: domain.JobBackfill})
-}
-
-// Cancel ends a running job: its runner stops within the batch it is on.
-// A job already ended gives an error wrapping domain.ErrJobNotRunning.
-func (s *BackfillService) Cancel(ctx context.Context, id string) (domain.Job, error) {
-	if _, err := s.Job(ctx, id); err != nil {
-		return domain.Job{}, err
-	}
-	return s.jobs.UpdateJob(ctx, id, func(j *domain.Job) error { return j.Cancel(s.now()) })
-}
-
-// newJobID returns a short random job id.
-func newJobID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "bf-" + hex.EncodeToString(b[:])
 }

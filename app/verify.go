@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,13 +13,13 @@ import (
 
 // VerifyService starts, lists, shows and cancels verify jobs, and reads
 // their findings. It only records jobs: a JobRunner of some API instance
-// runs each, as it runs backfills.
+// runs each, as it runs backfills. A verify cancelled leaves the repairs
+// of the batch it was on undone.
 type VerifyService struct {
-	jobs     ports.JobStore
+	jobsOf
 	findings ports.FindingStore
 	metadata ports.MetadataStore
 	sites    []string
-	now      func() time.Time
 }
 
 // NewVerifyService returns the service over the job and finding stores
@@ -30,7 +28,7 @@ func NewVerifyService(jobs ports.JobStore, findings ports.FindingStore, metadata
 	if jobs == nil || findings == nil || metadata == nil {
 		return nil, errors.New("verify service: a job store, a finding store and a metadata store are required")
 	}
-	return &VerifyService{jobs: jobs, findings: findings, metadata: metadata, sites: slices.Clone(sites), now: time.Now}, nil
+	return &VerifyService{jobsOf: jobsOf{jobs: jobs, kind: domain.JobVerify, now: time.Now}, findings: findings, metadata: metadata, sites: slices.Clone(sites)}, nil
 }
 
 // Start records a new verify job of req and returns it. The bucket must
@@ -60,7 +58,7 @@ func (s *VerifyService) Start(ctx context.Context, req domain.VerifyRequest) (do
 			return domain.Job{}, fmt.Errorf("%w: %q, named by a rule of bucket %s", ErrUnknownSite, t.Site, req.Bucket)
 		}
 	}
-	job, err := domain.NewVerifyJob(newVerifyID(), req, targets, s.now())
+	job, err := domain.NewVerifyJob(newJobID("vf-"), req, targets, s.now())
 	if err != nil {
 		return domain.Job{}, err
 	}
@@ -68,33 +66,6 @@ func (s *VerifyService) Start(ctx context.Context, req domain.VerifyRequest) (do
 		return domain.Job{}, fmt.Errorf("record verify job: %w", err)
 	}
 	return job, nil
-}
-
-// Job returns one verify job (ports.ErrNotFound when there is none).
-func (s *VerifyService) Job(ctx context.Context, id string) (domain.Job, error) {
-	j, err := s.jobs.Job(ctx, id)
-	if err != nil {
-		return domain.Job{}, err
-	}
-	if j.Kind != domain.JobVerify || j.Verify == nil {
-		return domain.Job{}, fmt.Errorf("verify job %s: %w", id, ports.ErrNotFound)
-	}
-	return j, nil
-}
-
-// Jobs lists the verify jobs, newest first.
-func (s *VerifyService) Jobs(ctx context.Context) ([]domain.Job, error) {
-	return s.jobs.Jobs(ctx, ports.JobFilter{Kind: domain.JobVerify})
-}
-
-// Cancel ends a running job: its runner stops within the batch it is on,
-// leaving the repairs of that batch undone. A job already ended gives an
-// error wrapping domain.ErrJobNotRunning.
-func (s *VerifyService) Cancel(ctx context.Context, id string) (domain.Job, error) {
-	if _, err := s.Job(ctx, id); err != nil {
-		return domain.Job{}, err
-	}
-	return s.jobs.UpdateJob(ctx, id, func(j *domain.Job) error { return j.Cancel(s.now()) })
 }
 
 // Findings returns a page of a verify job's findings in report order
@@ -110,11 +81,4 @@ func (s *VerifyService) Findings(ctx context.Context, id string, kind domain.Fin
 		}
 	}
 	return s.findings.Findings(ctx, id, kind, after, limit)
-}
-
-// newVerifyID returns a short random verify job id.
-func newVerifyID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "vf-" + hex.EncodeToString(b[:])
 }
