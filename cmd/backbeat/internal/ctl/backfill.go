@@ -110,31 +110,15 @@ func (c *ctl) backfillStatus(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if c.json {
-			if js == nil {
-				js = []apiclient.BackfillJob{}
-			}
-			return c.printJSON(js)
-		}
-		if len(js) == 0 {
-			fmt.Fprintln(c.out, "no backfill jobs")
-			return nil
-		}
-		tw := c.table()
-		fmt.Fprintln(tw, "ID\tSTATE\tBUCKET\tPREFIX\tSCANNED\tTOTAL\tQUEUED\tSKIPPED\tBYTES QUEUED\tSTARTED")
-		for _, j := range js {
-			prefix := j.Prefix
-			if prefix == "" {
-				prefix = "-"
-			}
-			state := j.State
-			if j.DryRun {
-				state += " (dry run)"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", j.ID, state, j.Bucket, prefix, j.Scanned, j.Total,
-				j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued), j.StartedAt.UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
+		return printJobs(c, js, "backfill", "ID\tSTATE\tBUCKET\tPREFIX\tSCANNED\tTOTAL\tQUEUED\tSKIPPED\tBYTES QUEUED\tSTARTED",
+			func(j apiclient.BackfillJob) string {
+				state := j.State
+				if j.DryRun {
+					state += " (dry run)"
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s", j.ID, state, j.Bucket, orDash(j.Prefix), j.Scanned, j.Total,
+					j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued), j.StartedAt.UTC().Format(time.RFC3339))
+			})
 	}
 	if c.json {
 		return c.printBackfillJSON(ctx, id)

@@ -226,3 +226,32 @@ func rateAndETA(elapsed time.Duration, walked, left int64, finished bool) string
 	}
 	return s
 }
+
+// printJobs prints a list of jobs: as JSON (an empty list, never null),
+// as "no <kind> jobs", or as a table under header with a row for each.
+func printJobs[J any](c *ctl, js []J, kind, header string, row func(J) string) error {
+	if c.json {
+		if js == nil {
+			js = []J{}
+		}
+		return c.printJSON(js)
+	}
+	if len(js) == 0 {
+		fmt.Fprintf(c.out, "no %s jobs\n", kind)
+		return nil
+	}
+	tw := c.table()
+	fmt.Fprintln(tw, header)
+	for _, j := range js {
+		fmt.Fprintln(tw, row(j))
+	}
+	return tw.Flush()
+}
+
+// orDash is s, or "-" when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

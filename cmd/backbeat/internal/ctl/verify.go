@@ -138,34 +138,19 @@ func (c *ctl) verifyStatus(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if c.json {
-			if js == nil {
-				js = []apiclient.VerifyJob{}
-			}
-			return c.printJSON(js)
-		}
-		if len(js) == 0 {
-			fmt.Fprintln(c.out, "no verify jobs")
-			return nil
-		}
-		tw := c.table()
-		fmt.Fprintln(tw, "ID\tSTATE\tBUCKET\tPREFIX\tSITES\tSCANNED\tTOTAL\tCOMPARED\tFINDINGS\tREQUEUED\tSTARTED")
-		for _, j := range js {
-			prefix, sites := j.Prefix, strings.Join(j.Sites, ",")
-			if prefix == "" {
-				prefix = "-"
-			}
-			if sites == "" {
-				sites = "all"
-			}
-			requeued := "-"
-			if j.Repair {
-				requeued = fmt.Sprint(j.Requeued)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", j.ID, j.State, j.Bucket, prefix, sites,
-				j.Scanned, j.Total, j.Compared, j.Drift, requeued, j.StartedAt.UTC().Format(time.RFC3339))
-		}
-		return tw.Flush()
+		return printJobs(c, js, "verify", "ID\tSTATE\tBUCKET\tPREFIX\tSITES\tSCANNED\tTOTAL\tCOMPARED\tFINDINGS\tREQUEUED\tSTARTED",
+			func(j apiclient.VerifyJob) string {
+				sites := strings.Join(j.Sites, ",")
+				if sites == "" {
+					sites = "all"
+				}
+				requeued := "-"
+				if j.Repair {
+					requeued = fmt.Sprint(j.Requeued)
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s", j.ID, j.State, j.Bucket, orDash(j.Prefix), sites,
+					j.Scanned, j.Total, j.Compared, j.Drift, requeued, j.StartedAt.UTC().Format(time.RFC3339))
+			})
 	}
 	if c.json {
 		return c.printVerifyJSON(ctx, id)
