@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func TestBrowserConsoleOnTheRealStack(t *testing.T) {
 		}
 		want := fmt.Sprintf("p50 %s · p99 %s", quantileText(0.5, growth), quantileText(0.99, growth))
 		got := consoletest.Eval[string](tab, card(site, "lag"))
-		if got, _, _ = strings.Cut(got, " (since"); got != want {
+		if got, _, _ = strings.Cut(got, " (since"); !sameLagText(got, want) {
 			t.Errorf("%s: lag %q, want %q from the histogram's growth %v", site, got, want, growth)
 		}
 	}
@@ -212,6 +213,49 @@ func quantileText(q float64, bs []bucket) string {
 	return "?"
 }
 
+// sameLagText reports whether the page's lag text says want's quantiles,
+// each to its last digit: JavaScript's toFixed rounds a half up where Go
+// rounds it to even (2.25 s is "2.3 s" on the page, "2.2 s" here).
+func sameLagText(got, want string) bool {
+	g, w := lagFields(got), lagFields(want)
+	if len(g) != len(w) || len(g) == 0 {
+		return false
+	}
+	for i := range g {
+		if g[i].over != w[i].over || g[i].unit != w[i].unit || math.Abs(g[i].v-w[i].v) > 0.1+1e-9 {
+			return false
+		}
+	}
+	return true
+}
+
+type lagField struct {
+	over bool
+	v    float64
+	unit string
+}
+
+// lagFields parses "p50 2.3 s · p99 > 5.0 s" into its quantiles, nil when
+// it is not that shape.
+func lagFields(text string) []lagField {
+	var fs []lagField
+	for _, part := range strings.Split(text, " · ") {
+		words := strings.Fields(part)
+		if len(words) < 3 {
+			return nil
+		}
+		f := lagField{unit: words[len(words)-1]}
+		f.over = len(words) == 4 && words[1] == ">"
+		v, err := strconv.ParseFloat(words[len(words)-2], 64)
+		if err != nil {
+			return nil
+		}
+		f.v = v
+		fs = append(fs, f)
+	}
+	return fs
+}
+
 func secondsText(s float64) string {
 	switch {
 	case s < 1:
@@ -220,5 +264,23 @@ func secondsText(s float64) string {
 		return fmt.Sprintf("%.1f s", s)
 	default:
 		return fmt.Sprintf("%.1f min", s/60)
+	}
+}
+
+func TestSameLagText(t *testing.T) {
+	for _, c := range []struct {
+		got, want string
+		same      bool
+	}{
+		{"p50 2.3 s · p99 4.9 s", "p50 2.2 s · p99 4.9 s", true}, // a half rounded up by the page, to even here
+		{"p50 2.4 s · p99 4.9 s", "p50 2.2 s · p99 4.9 s", false},
+		{"p50 250 ms · p99 > 5.0 s", "p50 250 ms · p99 > 5.0 s", true},
+		{"p50 250 ms · p99 5.0 s", "p50 250 ms · p99 > 5.0 s", false},
+		{"p50 2.2 min · p99 4.9 s", "p50 2.2 s · p99 4.9 s", false},
+		{"collecting…", "p50 2.2 s · p99 4.9 s", false},
+	} {
+		if got := sameLagText(c.got, c.want); got != c.same {
+			t.Errorf("sameLagText(%q, %q) = %v, want %v", c.got, c.want, got, c.same)
+		}
 	}
 }

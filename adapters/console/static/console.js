@@ -119,10 +119,10 @@
     while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
     return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
   }
-  function fmtWindow(description) {
-    const m = /last (\d+) seconds/.exec(description || "");
-    if (!m) return "";
-    const s = Number(m[1]);
+  // fmtWindow says a metric's window, from the API's windowSeconds.
+  function fmtWindow(metric) {
+    const s = Number((metric && metric.windowSeconds) || 0);
+    if (!s) return "";
     return s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`;
   }
   const fmtSeconds = (s) => (s < 1 ? `${Math.round(s * 1000)} ms` : s < 120 ? `${s.toFixed(1)} s` : `${(s / 60).toFixed(1)} min`);
@@ -264,9 +264,9 @@
       setCount(f, "backlog", m.backlog.results);
       setCount(f, "completions", m.completions.results);
       setCount(f, "failures", m.failures.results);
-      f["completions-window"].textContent = fmtWindow(m.completions.description);
-      f["failures-window"].textContent = fmtWindow(m.failures.description);
-      f["throughput-window"].textContent = fmtWindow(m.throughput.description);
+      f["completions-window"].textContent = fmtWindow(m.completions);
+      f["failures-window"].textContent = fmtWindow(m.failures);
+      f["throughput-window"].textContent = fmtWindow(m.throughput);
       f["throughput-count"].textContent = m.throughput.results.count;
       f["throughput-size"].textContent = fmtBytes(Number(m.throughput.results.size));
       f.lag.textContent = lagText(site, histograms, now);
