@@ -48,7 +48,7 @@ var nameChars = regexp.MustCompile(`[^a-zA-Z0-9]+`)
 
 // newEnv skips the test loudly when Redis does not answer (fails it at
 // once instead when CI=true).
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	stacktest.Require(t, stacktest.Redis, redisAddr())
 	name := nameChars.ReplaceAllString(t.Name(), "-")
@@ -82,7 +82,7 @@ func (e *env) keys(ctx context.Context, pattern string) ([]string, error) {
 	return out, iter.Err()
 }
 
-func (e *env) store(t *testing.T) *redisstore.Store {
+func (e *env) store(t testing.TB) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(e.cfg)
 	require.NoError(t, err)
