@@ -71,10 +71,7 @@ var backfillProgress = jobProgress[apiclient.BackfillJob]{
 // queued and skipped, the rate seen over elapsed, and the time left at it.
 func backfillLine(j apiclient.BackfillJob, elapsed time.Duration, scannedMeanwhile int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "backfill %s %s: scanned %d/%d", j.ID, j.State, j.Scanned, j.Total)
-	if j.Total > 0 {
-		fmt.Fprintf(&b, " (%d%%)", min(j.Scanned*100/j.Total, 100))
-	}
+	b.WriteString(scannedText("backfill", j.ID, j.State, j.Scanned, j.Total))
 	fmt.Fprintf(&b, ", queued %d, skipped %d, %s queued", j.Queued, j.SkippedTotal(), humanBytes(j.BytesQueued))
 	b.WriteString(rateAndETA(elapsed, scannedMeanwhile, j.Total-j.Scanned, j.Finished()))
 	return b.String()
@@ -164,15 +161,9 @@ func rateText(r float64) string {
 }
 
 func (c *ctl) backfillCancel(ctx context.Context, id string) error {
-	j, err := call(ctx, c, func(ctx context.Context) (apiclient.BackfillJob, error) { return c.client.CancelBackfill(ctx, id) })
-	if err != nil {
-		return err
-	}
-	if c.json {
-		return c.printJSON(j)
-	}
-	fmt.Fprintf(c.out, "cancelled backfill job %s; its runner stops within the batch it is on (scanned %d, queued %d so far)\n", j.ID, j.Scanned, j.Queued)
-	return nil
+	return cancelJob(ctx, c, id, c.client.CancelBackfill, func(j apiclient.BackfillJob) string {
+		return fmt.Sprintf("cancelled backfill job %s; its runner stops within the batch it is on (scanned %d, queued %d so far)", j.ID, j.Scanned, j.Queued)
+	})
 }
 
 // sitesFlag is a flag given any number of times.

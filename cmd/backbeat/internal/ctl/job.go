@@ -211,6 +211,30 @@ func (v *lineView[J]) update(j J) {
 
 func (*lineView[J]) close() {}
 
+// scannedText is how a progress line starts: the job, its state, and the
+// versions walked of its total.
+func scannedText(kind, id, state string, scanned, total int64) string {
+	s := fmt.Sprintf("%s %s %s: scanned %d/%d", kind, id, state, scanned, total)
+	if total > 0 {
+		s += fmt.Sprintf(" (%d%%)", min(scanned*100/total, 100))
+	}
+	return s
+}
+
+// cancelJob cancels job id through cancel and prints the job as JSON, or
+// say's line.
+func cancelJob[J any](ctx context.Context, c *ctl, id string, cancel func(context.Context, string) (J, error), say func(J) string) error {
+	j, err := call(ctx, c, func(ctx context.Context) (J, error) { return cancel(ctx, id) })
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.printJSON(j)
+	}
+	fmt.Fprintln(c.out, say(j))
+	return nil
+}
+
 // rateAndETA is how a progress line ends: the rate of the versions walked
 // over elapsed and, while the job runs, the time the versions left take at
 // it; nothing before a second has passed or a version was walked.

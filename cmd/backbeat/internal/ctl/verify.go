@@ -225,28 +225,16 @@ func (c *ctl) verifyReport(ctx context.Context, id, kind string) error {
 	}
 	tw := c.table()
 	fmt.Fprintln(tw, "KIND\tSITE\tKEY\tVERSION\tSITE VERSION\tDETAIL")
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	}
 	for _, f := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Site, f.Key, dash(f.VersionID), dash(f.SiteVersionID), f.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Site, f.Key, orDash(f.VersionID), orDash(f.SiteVersionID), f.Detail)
 	}
 	return tw.Flush()
 }
 
 func (c *ctl) verifyCancel(ctx context.Context, id string) error {
-	j, err := call(ctx, c, func(ctx context.Context) (apiclient.VerifyJob, error) { return c.client.CancelVerify(ctx, id) })
-	if err != nil {
-		return err
-	}
-	if c.json {
-		return c.printJSON(j)
-	}
-	fmt.Fprintf(c.out, "cancelled verify job %s; its runner stops within the batch it is on (scanned %d, findings %d so far)\n", j.ID, j.Scanned, j.Drift)
-	return nil
+	return cancelJob(ctx, c, id, c.client.CancelVerify, func(j apiclient.VerifyJob) string {
+		return fmt.Sprintf("cancelled verify job %s; its runner stops within the batch it is on (scanned %d, findings %d so far)", j.ID, j.Scanned, j.Drift)
+	})
 }
 
 // verifyCommand runs one verify subcommand.

@@ -24,10 +24,7 @@ var verifyProgress = jobProgress[apiclient.VerifyJob]{
 // at it.
 func verifyLine(j apiclient.VerifyJob, elapsed time.Duration, scannedMeanwhile int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "verify %s %s: scanned %d/%d", j.ID, j.State, j.Scanned, j.Total)
-	if j.Total > 0 {
-		fmt.Fprintf(&b, " (%d%%)", min(j.Scanned*100/j.Total, 100))
-	}
+	b.WriteString(scannedText("verify", j.ID, j.State, j.Scanned, j.Total))
 	fmt.Fprintf(&b, ", compared %d, findings %d", j.Compared, j.Drift)
 	b.WriteString(rateAndETA(elapsed, scannedMeanwhile, j.Total-j.Scanned, j.Finished()))
 	return b.String()
