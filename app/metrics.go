@@ -77,7 +77,7 @@ type metricsBacklog struct {
 type deferredCount struct {
 	site  string
 	kind  ports.MetricKind
-	ops   int64 // operations counted; 0 counts as 1
+	ops   int64 // operations counted, at least 1
 	bytes int64
 	op    ports.Op // set when the count is first sent; kept for its retries
 }
@@ -96,7 +96,6 @@ func (b *metricsBacklog) record(ctx context.Context, c deferredCount) {
 	if b == nil || b.m == nil {
 		return
 	}
-	c.ops = max(c.ops, 1)
 	b.mu.Lock()
 	if !b.running {
 		b.mu.Unlock()
@@ -149,7 +148,7 @@ func (b *metricsBacklog) recordAll(ctx context.Context, counts []deferredCount) 
 			i, at[k] = len(sums), len(sums)
 			sums = append(sums, deferredCount{site: c.site, kind: c.kind})
 		}
-		sums[i].ops += max(c.ops, 1)
+		sums[i].ops += c.ops
 		sums[i].bytes += c.bytes
 	}
 	sem := make(chan struct{}, recordConcurrency)

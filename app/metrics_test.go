@@ -80,7 +80,9 @@ func (f *flakyRecorder) wantQueued(t *testing.T, b *metricsBacklog, want int64) 
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func queued() deferredCount { return deferredCount{site: "site-a", kind: ports.MetricQueued, bytes: 1} }
+func queued() deferredCount {
+	return deferredCount{site: "site-a", kind: ports.MetricQueued, ops: 1, bytes: 1}
+}
 
 func TestMetricsBacklogKeepsCountsThroughAnOutage(t *testing.T) {
 	f := newFlakyRecorder(t)
@@ -150,7 +152,7 @@ func TestRecordAllSendsOneSumPerSiteAndKind(t *testing.T) {
 	sites := []string{"site-a", "site-b", "site-c", "site-d"}
 	var counts []deferredCount
 	for i := range 100 {
-		counts = append(counts, deferredCount{site: sites[i%len(sites)], kind: ports.MetricQueued, bytes: int64(i)})
+		counts = append(counts, deferredCount{site: sites[i%len(sites)], kind: ports.MetricQueued, ops: 1, bytes: int64(i)})
 	}
 	b.recordAll(context.Background(), counts)
 	o.mu.Lock()

@@ -252,7 +252,7 @@ func (p *Populator) process(ctx context.Context, events []ports.JournalEvent, t 
 	// read, not instrumentation: they are recorded once each (ports.Op).
 	counts := make([]deferredCount, len(queued))
 	for i, q := range queued {
-		counts[i] = deferredCount{site: q.site, kind: ports.MetricQueued, bytes: q.bytes}
+		counts[i] = deferredCount{site: q.site, kind: ports.MetricQueued, ops: 1, bytes: q.bytes}
 	}
 	p.counts().recordAll(ctx, counts)
 	return p.save(ctx, t, events[len(events)-1].Position)

@@ -71,7 +71,7 @@ func (p *Populator) failSites(ctx context.Context, obj domain.ObjectVersion, ref
 	}
 	for _, out := range outs {
 		p.Log.WarnContext(ctx, "version not replicated", "bucket", obj.Bucket, "key", obj.Key, "version", obj.VersionID, "site", out.Site, "reason", out.Reason)
-		p.counts().record(ctx, deferredCount{site: out.Site, kind: ports.MetricQueued, bytes: out.Bytes})
+		p.counts().record(ctx, deferredCount{site: out.Site, kind: ports.MetricQueued, ops: 1, bytes: out.Bytes})
 		p.Telemetry.entryPublished(ctx, out.Site)
 	}
 	return nil
