@@ -41,6 +41,7 @@ func (b *bench) steady(ctx context.Context, rate float64) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer stopReader() // on the error returns; stopping twice is harmless
 	var mu sync.Mutex
 	putAt := map[string]time.Time{}
 	writtenAt := map[string]time.Time{}
