@@ -30,6 +30,9 @@ type bench struct {
 	stack  map[string]int
 	notes  []string
 	kafka  sarama.Client
+	// baseCPU is each stage baseline's machine CPU per object, in ms, by
+	// stage: what the stages would cost together at the baselines' cost.
+	baseCPU map[string]float64
 }
 
 func run(ctx context.Context, o options) ([]Result, error) {

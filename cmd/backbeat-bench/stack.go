@@ -268,6 +268,15 @@ func newCPUMeter(pids map[string]int) *cpuMeter {
 	return m
 }
 
+// machineSeconds is the whole machine's busy CPU time over the window,
+// every core's, in seconds.
+func (m *cpuMeter) machineSeconds() float64 {
+	if m.end == nil {
+		m.stop()
+	}
+	return float64(m.end[machineName]-m.start[machineName]) / 100
+}
+
 // report returns "name 1.23 cores, ..." for the window, busiest first;
 // the window ends at the first report if stop was not called.
 func (m *cpuMeter) report() string {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -54,7 +56,7 @@ func (b *bench) stages(ctx context.Context) (stageRun, error) {
 		return out, err
 	}
 	c := *b
-	c.meta, c.cfg, c.tag, c.svc = store, cfg, b.run+"-stg", map[string]*service{}
+	c.meta, c.cfg, c.tag, c.svc, c.baseCPU = store, cfg, b.run+"-stg", map[string]*service{}, map[string]float64{}
 	defer c.stopAll()
 
 	bkA, objsA, err := c.seeded(ctx, "stga", n)
@@ -75,6 +77,7 @@ func (b *bench) stages(ctx context.Context) (stageRun, error) {
 		return out, err
 	}
 	rawMeter.stop()
+	c.baseCPU["raw copy"] = rawMeter.machineSeconds() * 1000 / float64(n)
 	logf("stages: raw copy %.0f objects/s", raw)
 	rc := rcloneRun{}
 	if !b.o.skipRclone {
@@ -130,7 +133,7 @@ func (b *bench) stages(ctx context.Context) (stageRun, error) {
 
 	slowest := min(pop.Baseline, rep.Baseline, sta.Baseline)
 	r := ratioRow(fmt.Sprintf("end-to-end drain %d objects vs slowest stage baseline", n), "objects/s", e2e.rate, slowest, 0.8)
-	r.Note = e2e.note
+	r.Note = e2e.note + "; " + c.pipelineCeiling(slowest)
 	out.results = append(out.results, r, e2e.cpuRow("all roles", e2e.cpuAll, rc, 1.0, true), e2e.cpuRow("replicator", e2e.cpuRep, rc, 0.5, false))
 
 	flat := Result{Name: fmt.Sprintf("scaling: end-to-end time/object %d vs %d", n, small), Unit: "ms/object",
@@ -140,6 +143,26 @@ func (b *bench) stages(ctx context.Context) (stageRun, error) {
 	flat.Note = fmt.Sprintf("%d objects: %s", small, e2eSmall.note)
 	out.results = append(out.results, flat)
 	return out, nil
+}
+
+// pipelineCeiling says how fast the three stages could run together on
+// this machine at their baselines' cost: the machine's cores over the sum
+// of the baselines' machine CPU per object (every process's, the stack's
+// included), against slowest, the slowest baseline alone.
+func (b *bench) pipelineCeiling(slowest float64) string {
+	sum := 0.0
+	var parts []string
+	for _, stage := range []string{"change-stream reader", "raw copy", "read+CAS loop"} {
+		ms, ok := b.baseCPU[stage]
+		if !ok {
+			return "no ceiling: the " + stage + " was not measured"
+		}
+		sum += ms
+		parts = append(parts, fmt.Sprintf("%s %.3f", stage, ms))
+	}
+	ceiling := float64(runtime.NumCPU()) * 1000 / sum
+	return fmt.Sprintf("the stage baselines cost the machine %s ms of CPU per object (%.3f in all), so on its %d cores the three at their baselines' cost could do at most %.0f objects/s together, %.2fx of the slowest baseline",
+		strings.Join(parts, " + "), sum, runtime.NumCPU(), ceiling, ceiling/slowest)
 }
 
 // seeded makes bucket <run>-<suffix> and n objects of -size in its source.
@@ -206,6 +229,7 @@ func (b *bench) populatorDrain(ctx context.Context, bk domain.Bucket, objs []see
 	// master).
 	events := 0
 	begin := time.Now()
+	readerMeter := newCPUMeter(map[string]int{"mongo": b.stack["mongo"]})
 	deadline := begin.Add(b.o.workloadWait)
 	for events < 2*n {
 		if !cs.TryNext(ctx) {
@@ -226,6 +250,8 @@ func (b *bench) populatorDrain(ctx context.Context, bk domain.Bucket, objs []see
 		events++
 	}
 	readFor := time.Since(begin)
+	readerMeter.stop()
+	b.baseCPU["change-stream reader"] = readerMeter.machineSeconds() * 1000 / float64(n)
 	baseline := float64(n) / readFor.Seconds()
 	logf("populator drain: plain change-stream reader %.0f versions/s", baseline)
 

@@ -118,6 +118,8 @@ func (b *bench) casLoop(ctx context.Context, bk domain.Bucket, objs []seeded) (c
 		return casRun{}, err
 	}
 	took := time.Since(start)
+	meter.stop()
+	b.baseCPU["read+CAS loop"] = meter.machineSeconds() * 1000 / float64(len(objs))
 	return casRun{rate: float64(len(objs)) / took.Seconds(), took: took, cpu: meter.report()}, nil
 }
 
