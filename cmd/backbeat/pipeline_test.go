@@ -253,3 +253,21 @@ func (p *pattern) Read(b []byte) (int, error) {
 	p.left -= int64(n)
 	return n, nil
 }
+
+// A wiring that fails part way closes what it opened and says what
+// failed; it used to panic on its nil result instead.
+func TestWiringFailureIsAnError(t *testing.T) {
+	cfg := realStack(t)
+	cfg.Kafka.Brokers = []string{"127.0.0.1:1"} // nothing listens there
+	cfg.Kafka.DialTimeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := wireReal(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		w.close()
+		t.Fatal("wiring with an unreachable Kafka succeeded")
+	}
+	if !strings.Contains(err.Error(), "kafka topics") {
+		t.Fatalf("error does not name the Kafka topics step: %v", err)
+	}
+}

@@ -15,9 +15,10 @@ import (
 
 // wireReal builds every port on the real services the configuration names.
 // On error, whatever was already opened is closed.
-func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (w *wiring, err error) {
-	w = &wiring{dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{}, health: map[string]func(context.Context) error{},
+func wireReal(ctx context.Context, cfg Config, log *slog.Logger) (_ *wiring, err error) {
+	w := &wiring{dests: map[string]ports.Destination{}, destBuckets: map[string]bucketMaker{}, health: map[string]func(context.Context) error{},
 		listings: map[string]ports.SiteListing{}}
+	// w, not the result, which is nil on error.
 	defer func() {
 		if err != nil {
 			w.close()
